@@ -1,0 +1,124 @@
+"""The 9-hidden-1 network in JAX: pure functions, jax.grad, jax.jit, training as two nested lax.scans.
+
+    h = sigmoid(W1 x + b1)        W1: (H, n_in), b1: (H,)
+    p = sigmoid(W2 . h + b2)      W2: (H,),      b2: scalar
+    L = (t - p)^2                 per sample; training is per-sample SGD in dataset order
+
+Parameters are a pytree (a dict of arrays) that every function takes and returns anew: JAX
+arrays are immutable, so an SGD step builds new parameters where PyTorch updates in place.
+train_many trains the ten one-vs-rest digit networks at once with jax.vmap over fit.
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from shared import validate
+
+
+def precision(dtype):
+    # JAX computes in float32 unless 64-bit mode is on, and the jax_enable_x64 flag is process-wide.
+    # The jax.enable_x64 context switches it only while this file computes, so float64 is really
+    # float64 here and any other JAX code in the process keeps the precision it chose.
+    return jax.enable_x64(dtype == "float64")
+
+
+def to_native(params, dtype="float64"):
+    return {k: jnp.asarray(v, dtype=dtype) for k, v in params.items()}
+
+
+def to_plain(net):
+    return {k: v.tolist() for k, v in net.items()}
+
+
+def sigmoid(z):
+    # jax.nn.sigmoid is stable for any z: no overflow at z = -1000.
+    return jax.nn.sigmoid(z)
+
+
+def forward(net, x):
+    """x: one sample (n_in,) or a batch (N, n_in) -> (h, p)."""
+    W1, b1, W2, b2 = net["W1"], net["b1"], net["W2"], net["b2"]
+    # .mT transposes the last two axes, as in the NumPy and PyTorch files.
+    h = sigmoid(x @ W1.mT + b1)
+    # (h * W2).sum(-1) rather than h @ W2, as in the NumPy and PyTorch files.
+    p = sigmoid((h * W2).sum(-1) + b2)
+    return h, p
+
+
+def loss(net, x, t):
+    _, p = forward(net, x)
+    return (t - p) ** 2
+
+
+def mean_loss(net, X, T):
+    return loss(net, X, T).mean()
+
+
+def backward(net, x, t):
+    """dL/dtheta for one sample: jax.grad turns loss into the function that returns its gradient."""
+    return jax.grad(loss)(net, x, t)
+
+
+def sgd_step(net, x, t, lr):
+    """theta <- theta - lr dL/dtheta, every gradient computed before any parameter moves."""
+    g = backward(net, x, t)
+    return jax.tree.map(lambda w, dw: w - lr * dw, net, g)
+
+
+def predict(params, X, dtype="float64"):
+    validate.check_predict(params, X, dtype)
+    with precision(dtype):
+        net = to_native(params, dtype)
+        return forward(net, jnp.asarray(X, dtype=dtype))[1].tolist()
+
+
+def gradients(params, x, t, dtype="float64"):
+    validate.check_gradients(params, x, t, dtype)
+    with precision(dtype):
+        net = to_native(params, dtype)
+        return to_plain(backward(net, jnp.asarray(x, dtype=dtype), jnp.asarray(t, dtype=dtype)))
+
+
+@functools.partial(jax.jit, static_argnames="epochs")
+def fit(net, X, T, lr, epochs):
+    """jit compiles the whole run once; the inner scan is one epoch of SGD steps, the outer one all epochs."""
+    def sample_step(net, xt):
+        x, t = xt
+        return sgd_step(net, x, t, lr), None
+
+    def epoch_step(net, _):
+        net, _ = jax.lax.scan(sample_step, net, (X, T))
+        return net, mean_loss(net, X, T)
+
+    return jax.lax.scan(epoch_step, net, length=epochs)
+
+
+def train(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
+    """Per-sample SGD in dataset order -> (trained params, losses[e] = mean (t - p)^2 after epoch e)."""
+    validate.check_train(params, X, T, lr, epochs, dtype)
+    with precision(dtype):
+        net, losses = fit(to_native(params, dtype), jnp.asarray(X, dtype=dtype),
+                          jnp.asarray(T, dtype=dtype), lr, epochs)
+        return to_plain(net), losses.tolist()
+
+
+def train_many(networks, X, targets, lr=0.1, epochs=1000, dtype="float64"):
+    """Independent networks on the same X, network k on targets[k] (one-vs-rest) -> [(params, losses)].
+
+    jax.vmap maps fit over a leading axis of stacked networks and their targets: one compiled
+    program trains them all, each exactly as train would.
+    """
+    validate.check_train_many(networks, X, targets, lr, epochs, dtype)
+    with precision(dtype):
+        stacked = to_native({k: [params[k] for params in networks] for k in networks[0]}, dtype)
+        fit_all = jax.vmap(functools.partial(fit, epochs=epochs), in_axes=(0, None, 0, None))
+        net, losses = fit_all(stacked, jnp.asarray(X, dtype=dtype), jnp.asarray(targets, dtype=dtype), lr)
+        plain = to_plain(net)
+        return [({k: v[i] for k, v in plain.items()}, losses[i].tolist()) for i in range(len(networks))]
+
+
+def compute_dtype(dtype="float64"):
+    # What JAX really computes in under this file's precision switch, read off an array, not assumed.
+    with precision(dtype):
+        return str(jnp.zeros(1, dtype=dtype).dtype)

@@ -1,0 +1,120 @@
+"""The 9-hidden-1 network in PyTorch: tensors that autograd tracks, loss.backward(), torch.optim.SGD.
+
+    h = sigmoid(W1 x + b1)        W1: (H, n_in), b1: (H,)
+    p = sigmoid(W2 . h + b2)      W2: (H,),      b2: scalar
+    L = (t - p)^2                 per sample; training is per-sample SGD in dataset order
+
+Every tensor may carry a leading axis K of stacked, independent networks (W1: (K, H, n_in)):
+train_many uses it to train the ten one-vs-rest digit networks in one pass over the data.
+"""
+import torch
+
+from shared import validate
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def to_native(params, dtype="float64"):
+    # Leaf tensors with requires_grad: loss.backward() fills each one's .grad.
+    return {k: torch.tensor(v, dtype=DTYPES[dtype], requires_grad=True) for k, v in params.items()}
+
+
+def to_plain(net):
+    return {k: v.detach().tolist() for k, v in net.items()}
+
+
+def sigmoid(z):
+    # torch.sigmoid is stable for any z: no overflow at z = -1000.
+    return torch.sigmoid(z)
+
+
+def forward(net, x):
+    """x: one sample (n_in,) or a batch (N, n_in) -> (h, p)."""
+    W1, b1, W2, b2 = net["W1"], net["b1"], net["W2"], net["b2"]
+    # .mT transposes the last two axes, so stacked networks (K, H, n_in) work too.
+    h = sigmoid(x @ W1.mT + b1)
+    # (h * W2).sum(-1) rather than h @ W2: it also pairs each stacked network with its own W2.
+    p = sigmoid((h * W2).sum(-1) + b2)
+    return h, p
+
+
+def loss(net, x, t):
+    _, p = forward(net, x)
+    return (t - p) ** 2
+
+
+def mean_loss(net, X, T):
+    return loss(net, X, T).mean()
+
+
+def backward(net, x, t):
+    """dL/dtheta for one sample by autograd: backward() walks back through what forward() recorded."""
+    for w in net.values():
+        w.grad = None  # .backward() adds to .grad; start each sample from nothing
+    # .sum(): stacked networks give one loss each; each network's gradient sees only its own.
+    loss(net, x, t).sum().backward()
+    return {k: w.grad for k, w in net.items()}
+
+
+def sgd_step(net, x, t, optimizer):
+    """theta <- theta - lr dL/dtheta, every gradient computed before any parameter moves."""
+    # backward() has already cleared and refilled every .grad, the job optimizer.zero_grad() usually does.
+    backward(net, x, t)
+    optimizer.step()  # PyTorch updates the tensors in place; hand, NumPy and JAX return new ones
+    return net
+
+
+def predict(params, X, dtype="float64"):
+    validate.check_predict(params, X, dtype)
+    net = to_native(params, dtype)
+    with torch.no_grad():
+        return forward(net, torch.tensor(X, dtype=DTYPES[dtype]))[1].tolist()
+
+
+def gradients(params, x, t, dtype="float64"):
+    validate.check_gradients(params, x, t, dtype)
+    net = to_native(params, dtype)
+    return to_plain(backward(net, torch.tensor(x, dtype=DTYPES[dtype]), torch.tensor(t, dtype=DTYPES[dtype])))
+
+
+def fit(net, X, T, lr, epochs):
+    """T: (N,) for one network, (N, K) for K stacked networks; losses[e] has one value per network."""
+    optimizer = torch.optim.SGD(net.values(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        for x, t in zip(X, T):
+            sgd_step(net, x, t, optimizer)
+        with torch.no_grad():
+            if T.ndim == 1:
+                losses.append(float(mean_loss(net, X, T)))
+            else:
+                losses.append([float(mean_loss({k: v[i] for k, v in net.items()}, X, T[:, i]))
+                               for i in range(T.shape[1])])
+    return net, losses
+
+
+def train(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
+    """Per-sample SGD in dataset order -> (trained params, losses[e] = mean (t - p)^2 after epoch e)."""
+    validate.check_train(params, X, T, lr, epochs, dtype)
+    net, losses = fit(to_native(params, dtype), torch.tensor(X, dtype=DTYPES[dtype]),
+                      torch.tensor(T, dtype=DTYPES[dtype]), lr, epochs)
+    return to_plain(net), losses
+
+
+def train_many(networks, X, targets, lr=0.1, epochs=1000, dtype="float64"):
+    """Independent networks on the same X, network k on targets[k] (one-vs-rest) -> [(params, losses)].
+
+    Fast path: the networks are stacked on a leading axis and trained in one pass, so each
+    step costs one forward, one backward and one optimizer step for all of them.
+    """
+    validate.check_train_many(networks, X, targets, lr, epochs, dtype)
+    stacked = to_native({k: [params[k] for params in networks] for k in networks[0]}, dtype)
+    T = torch.tensor(targets, dtype=DTYPES[dtype]).T  # (N, K): row s holds every network's target for sample s
+    net, losses = fit(stacked, torch.tensor(X, dtype=DTYPES[dtype]), T, lr, epochs)
+    plain = to_plain(net)
+    return [({k: v[i] for k, v in plain.items()}, [epoch[i] for epoch in losses])
+            for i in range(len(networks))]
+
+
+def compute_dtype(dtype="float64"):
+    return str(torch.zeros(1, dtype=DTYPES[dtype]).dtype).removeprefix("torch.")
