@@ -26,11 +26,15 @@ def get(key):
         raise ValueError(f"unknown implementation {key!r}: choose from {', '.join(KEYS)}")
     try:
         return importlib.import_module(f"impls.nn_{key}")
-    except ModuleNotFoundError as error:
+    except ImportError as error:
         framework = FRAMEWORKS.get(key)
-        if framework is None or (error.name or "").split(".")[0] != framework:
-            raise
-        raise MissingFramework(f"{key}: not installed — pip install '.[{framework}]'") from None
+        if framework is None or (error.name or "").split(".")[0] in ("impls", "shared"):
+            raise  # a fault of this project, not a missing framework: show it whole
+        if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] == framework:
+            raise MissingFramework(f"{key}: not installed — pip install '.[{framework}]'") from None
+        # Installed but broken, or missing something it needs: still one line, still the fix.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise MissingFramework(f"{key}: cannot be imported ({reason}) — pip install '.[{framework}]'") from None
 
 
 def available():
