@@ -42,7 +42,10 @@ def loss(net, x, t):
 
 
 def mean_loss(net, X, T):
-    return loss(net, X, T).mean()
+    """Mean (t - p)^2 over the dataset; one value per network when they are stacked (T: (N, K))."""
+    if T.ndim == 1:
+        return loss(net, X, T).mean()
+    return np.stack([mean_loss({k: v[i] for k, v in net.items()}, X, T[:, i]) for i in range(T.shape[1])])
 
 
 def backward(net, x, t):
@@ -88,11 +91,7 @@ def fit(net, X, T, lr, epochs):
     for _ in range(epochs):
         for x, t in zip(X, T):
             net = sgd_step(net, x, t, lr)
-        if T.ndim == 1:
-            losses.append(float(mean_loss(net, X, T)))
-        else:
-            losses.append([float(mean_loss({k: v[i] for k, v in net.items()}, X, T[:, i]))
-                           for i in range(T.shape[1])])
+        losses.append(mean_loss(net, X, T).tolist())
     return net, losses
 
 

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import impls
+from conftest import load
 from shared import glyphs
 from shared.params import GROUPS, HIDDEN, N_IN, SEED, copy_params, flatten, init_networks, init_params
 
@@ -302,3 +303,18 @@ def test_digit_value_rounds_back_to_every_digit(hand_runs):
     _, losses, predictions = hand_runs["digit-value"]
     assert [glyphs.read_out("digit-value", p) for p in predictions] == [0, 1, 4, 7]
     assert losses[-1] < losses[0] / 10
+
+
+# The implementations that keep a fast path beside their readable train (see README, performance).
+FAST = ("torch",)
+
+
+@pytest.mark.parametrize("key", FAST)
+@pytest.mark.parametrize("task", glyphs.TASKS)
+def test_fast_paths_equal_hand(key, hand_runs, task):
+    impl = load(key)
+    X, T, _ = glyphs.dataset(task)
+    trained, losses = impl.train_fast(init_params(), X, T)
+    want_params, want_losses, _ = hand_runs[task]
+    assert_params_close(trained, want_params, TRAIN_TOL, TRAIN_TOL)
+    assert all(close(g, w, TRAIN_TOL, TRAIN_TOL) for g, w in zip(losses, want_losses))
