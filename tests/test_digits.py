@@ -8,7 +8,7 @@ import pytest
 import compare
 import impls
 from shared import digits, store
-from shared.params import init_networks
+from shared.params import SEED, init_networks
 from tools import digits as experiment
 
 # Two float64 runs of the same SGD differ by summation order only: the tolerance
@@ -18,6 +18,7 @@ AGREE_TOL = 1e-9
 # as the experiment splits them, EPOCHS epochs.
 SUBSET = 120
 EPOCHS = 2
+TARGET_ACCURACY = 0.90  # issue 5: at least 0.90 held out with a single hidden unit per network
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +220,20 @@ def test_max_difference_sees_a_single_changed_weight():
     changed = json.loads(json.dumps(networks))
     changed[7]["W1"][0][33] += 1e-6
     assert experiment.max_difference(changed, networks) == pytest.approx(1e-6, rel=1e-3)
+
+
+def test_the_default_settings_reach_the_target_accuracy_with_one_hidden_unit(bundled):
+    # The issue's target, 0.90 held out with H = 1 (the original's ~90% on USPS); numpy because it
+    # agrees with hand (above) and trains the full set in seconds. Default epochs, lr and seed.
+    pytest.importorskip("numpy", reason="the target run uses the numpy implementation: pip install numpy")
+    numpy_impl = impls.get("numpy")
+    X, labels = bundled
+    train, test = digits.split(len(X))
+    data = {"X_train": [X[i] for i in train], "train_labels": [labels[i] for i in train], "n_in": 64}
+    networks, _ = experiment.train(numpy_impl, data, experiment.HIDDEN, experiment.LR, experiment.EPOCHS,
+                                   SEED, "float64")
+    predicted = experiment.classify(numpy_impl, networks, [X[i] for i in test])
+    assert experiment.accuracy(predicted, [labels[i] for i in test]) >= TARGET_ACCURACY
 
 
 # --- the command line ---------------------------------------------------------------------------------
