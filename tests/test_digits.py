@@ -236,6 +236,16 @@ def test_the_default_settings_reach_the_target_accuracy_with_one_hidden_unit(bun
     assert experiment.accuracy(predicted, [labels[i] for i in test]) >= TARGET_ACCURACY
 
 
+def test_agreement_verdict_catches_a_drifted_parameter_or_a_changed_prediction():
+    row = {"dtype": "float64", "max_param_diff": 1e-12, "same_predictions": 599, "test_n": 599}
+    assert experiment.agrees(row, "float64")
+    assert not experiment.agrees(dict(row, max_param_diff=1e-6), "float64")
+    assert not experiment.agrees(dict(row, same_predictions=598), "float64")
+    # float32 beside a float64 reference: its rounding is expected, its predictions are still held.
+    assert experiment.agrees(dict(row, dtype="float32", max_param_diff=1e-5), "float64")
+    assert not experiment.agrees(dict(row, dtype="float32", same_predictions=598), "float64")
+
+
 # --- the command line ---------------------------------------------------------------------------------
 
 def run(capsys, *argv):
