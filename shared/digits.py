@@ -79,12 +79,14 @@ def one_vs_rest(labels, classes=CLASSES):
 
 # USPS in LIBSVM format: "<label> <index>:<value> ..." one image a line, indices 1..256 (1-based,
 # row by row), values in [-1, 1] (-1 is the white background), absent indices meaning 0.
-# The common files (LIBSVM's "usps" / "usps.t", OpenML's usps) label the digits 1..10 with
-# label = digit + 1; others use the digit itself, 0..9. Label rule, with labels="auto":
-#   a 0 in the file and no 10 -> labels are the digits 0..9, taken as they are;
-#   a 10 in the file and no 0 -> labels are digit + 1, so digit = label - 1;
-#   neither or both -> ambiguous: an error asking for labels="0-9" or labels="1-10".
-LABEL_RULES = ("auto", "0-9", "1-10")
+# Labels come in three conventions, and a file alone cannot always tell which:
+#   "0-9"      the digit itself;
+#   "1-10"     digit + 1, for tools whose classes start at 1: LIBSVM's "usps" / "usps.t" as we
+#              understand them (not checked against the real file here: no download), OpenML's usps;
+#   "10-is-0"  1..9 as they are and 10 for the digit 0 (SVHN's convention).
+# With labels="auto": a 0 and no 10 -> "0-9"; a 10 and no 0 -> "1-10", the common USPS files';
+# neither or both -> an error asking for the rule. A wrong rule shows as a shifted confusion matrix.
+LABEL_RULES = ("auto", "0-9", "1-10", "10-is-0")
 
 
 def _bad(path, line_no, problem):
@@ -144,11 +146,13 @@ def digits_from_labels(labels, rule="auto", path="<lines>"):
         else:
             which = "both 0 and 10" if 0 in found else "neither 0 nor 10"
             raise ValueError(f"{path}: labels hold {which}, so whether they are digits 0..9 or "
-                             f"digit + 1 (1..10) is ambiguous: say which with --usps-labels 0-9 or 1-10")
+                             f"digit + 1 (1..10) is ambiguous: say which with --usps-labels 0-9, 1-10 or 10-is-0")
     low = 0 if rule == "0-9" else 1
     outside = sorted(found - set(range(low, low + CLASSES)))
     if outside:
         raise ValueError(f"{path}: labels {outside[:5]} are outside {rule}: expected {low}..{low + CLASSES - 1}")
+    if rule == "10-is-0":
+        return [label % CLASSES for label in labels]
     return [label - low for label in labels]
 
 

@@ -104,10 +104,16 @@ def test_libsvm_labels_0_to_9_are_taken_as_they_are(tmp_path):
 
 def test_libsvm_label_rule_can_be_stated_when_the_file_cannot_tell(tmp_path):
     path = write(tmp_path / "usps", "1 1:1\n2 1:1\n")
-    with pytest.raises(ValueError, match=r"neither 0 nor 10.*--usps-labels 0-9 or 1-10"):
+    with pytest.raises(ValueError, match=r"neither 0 nor 10.*--usps-labels 0-9, 1-10 or 10-is-0"):
         digits.load_usps(path)
     assert digits.load_usps(path, labels="1-10")[1] == [0, 1]
     assert digits.load_usps(path, labels="0-9")[1] == [1, 2]
+
+
+def test_libsvm_labels_where_10_means_0(tmp_path):
+    path = write(tmp_path / "usps", "10 1:1\n1 1:1\n9 1:1\n")
+    assert digits.load_usps(path, labels="10-is-0")[1] == [0, 1, 9]
+    assert digits.load_usps(path)[1] == [9, 0, 8]  # auto reads a 10 without a 0 as digit + 1
 
 
 def test_libsvm_labels_with_both_0_and_10_are_refused(tmp_path):

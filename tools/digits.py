@@ -68,7 +68,8 @@ def parse(argv):
     parser.add_argument("--usps-test", default=None, metavar="FILE",
                         help="its test file (such as usps.t); without it FILE is split like the bundled set")
     parser.add_argument("--usps-labels", default="auto", choices=digits.LABEL_RULES,
-                        help="how the file labels digits: 0-9, 1-10 (digit + 1, LIBSVM's usps) or auto")
+                        help="how the file labels digits: 0-9, 1-10 (digit + 1: LIBSVM's usps), 10-is-0, "
+                             "or auto (a 0 -> 0-9, a 10 -> 1-10; default)")
     parser.add_argument("--widths", nargs="?", const=",".join(map(str, WIDTHS)), default=None, metavar="H,H,...",
                         help=f"also train H = {','.join(map(str, WIDTHS))} (or the list given) with one implementation")
     parser.add_argument("--widths-impl", default=None,
