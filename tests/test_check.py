@@ -243,9 +243,29 @@ def test_fingerprint_names_versions_blas_device_and_compute_dtype():
     assert info["BLAS"] and info["device"] and info["python"]
 
 
-def test_fingerprint_says_unknown_without_compute_dtype(tmp_path):
+def test_fingerprint_says_unknown_without_compute_dtype_and_infers_from_predictions(tmp_path):
     path = write_module(tmp_path, "from impls.nn_hand import predict, gradients, train\n")
-    assert check.fingerprint(subject(str(path)))["computes in"].startswith("unknown")
+    said = check.fingerprint(subject(str(path)))["computes in"]
+    assert said.startswith("unknown") and said.endswith("fit float64")
+
+
+def test_fingerprint_infers_float32_from_float32_predictions(tmp_path):
+    pytest.importorskip("numpy")
+    path = write_module(tmp_path, """
+        from impls.nn_numpy import gradients, train
+        from impls.nn_numpy import predict as _predict
+        def predict(params, X):
+            return _predict(params, X, "float32")
+        """)
+    assert check.fingerprint(subject(str(path)))["computes in"].endswith("fit float32")
+
+
+def test_reference_trajectory_is_hand_trains_single_run():
+    hand = check.impls.get("hand")
+    X, T, _ = dataset("digit-value")
+    params = init_params()
+    records = check.reference_trajectory(params, X, T, 0.1, 5)
+    assert (records[-1][0], [loss for _, loss in records]) == hand.train(params, X, T, 0.1, 5)
 
 
 # ---- the golden trace ------------------------------------------------------------------------

@@ -94,11 +94,11 @@ def load(spec):
             sys.path.remove(str(path.resolve().parent))
         return spec, module
     try:
-        importlib.util.find_spec(spec)
-    except (ImportError, ValueError):
-        found = False
-    else:
         found = importlib.util.find_spec(spec) is not None
+    except (ModuleNotFoundError, ValueError):  # a parent package that does not exist, or an empty name
+        found = False
+    except Exception as error:  # a parent package that exists and fails to import
+        raise Broken(f"importing {spec} raised {describe(error)}") from None
     if not found:
         raise ValueError(f"{spec}: no such module or file: give a .py file, a dotted module name, or one of "
                          f"{', '.join(impls.KEYS)}")
@@ -382,23 +382,30 @@ def load_profile(dtype, path=None, rtol=None, atol=None):
 # The reference, computed once per process
 
 
-_REFERENCE = {}
+_CACHE = {}
 
 
-def reference(kind, *args):
-    """Cached results of the hand-written reference: it is deterministic, so once per run is enough."""
-    key = (kind,) + args
-    if key not in _REFERENCE:
-        if kind != "bounds":
-            raise KeyError(kind)
-        hidden, seed, task = args
-        X, T, _ = dataset(task)
-        _REFERENCE[key] = ErrorBounds(init_params(N_IN, hidden, seed), X, T)
-    return _REFERENCE[key]
+def cached(compute, *args):
+    """compute(*args) once per process: the reference is deterministic, so its results are reused
+    across checks and across the implementations checked in one run (the test suite)."""
+    key = (compute.__name__, json.dumps(args))
+    if key not in _CACHE:
+        _CACHE[key] = compute(*args)
+    return _CACHE[key]
 
 
-def trajectory_of(train, params, X, T, lr, epochs):
-    """Params after each epoch by chained one-epoch runs: [(params, loss)], exactly train's for hand."""
+def bounds_at(hidden, seed, task):
+    X, T, _ = dataset(task)
+    return ErrorBounds(init_params(N_IN, hidden, seed), X, T)
+
+
+def reference_trajectory(params, X, T, lr, epochs):
+    """The reference's params after each epoch, by chained one-epoch runs -> [(params, loss)].
+
+    Each run starts from the last one's params and hand keeps no other state, so this is
+    exactly hand.train's single run, recorded at every epoch.
+    """
+    train = impls.get("hand").train
     records = []
     for _ in range(epochs):
         params, losses = train(params, X, T, lr, 1)
@@ -415,27 +422,13 @@ def train_bound(params, X, T, lr, epochs):
     e_params = zero_bounds(params)
     e_losses = []
     bounds = ErrorBounds(params, X, T)
-    for params_after, _ in reference_trajectory(params, X, T, lr, epochs):
+    for params_after, _ in cached(reference_trajectory, params, X, T, lr, epochs):
         # One epoch's steps all bounded at the epoch's starting params: the params move little
         # within an epoch at lr 0.1, and the bound is a coefficient, not a tight value.
         e_params = add_bounds(e_params, bounds.epoch(lr))
         bounds = ErrorBounds(params_after, X, T)
         e_losses.append(bounds.mean_loss(e_params))
     return e_params, e_losses
-
-
-def reference_trajectory(params, X, T, lr, epochs):
-    key = ("trajectory", json.dumps(params), json.dumps(X), json.dumps(T), lr, epochs)
-    if key not in _REFERENCE:
-        _REFERENCE[key] = trajectory_of(impls.get("hand").train, params, X, T, lr, epochs)
-    return _REFERENCE[key]
-
-
-def reference_train_bound(params, X, T, lr, epochs):
-    key = ("train_bound", json.dumps(params), json.dumps(X), json.dumps(T), lr, epochs)
-    if key not in _REFERENCE:
-        _REFERENCE[key] = train_bound(params, X, T, lr, epochs)
-    return _REFERENCE[key]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -538,7 +531,7 @@ def check_forward(subject, profile):
             case = f"H={hidden} seed={seed} {task}"
             params = init_params(N_IN, hidden, seed)
             X, T, _ = dataset(task)
-            bounds = reference("bounds", hidden, seed, task)
+            bounds = cached(bounds_at, hidden, seed, task)
             ref = np.asarray(hand.predict(params, X))
             try:
                 p = as_vector(subject.call("predict", params, X), len(X), "predict()")
@@ -559,7 +552,7 @@ def check_gradients(subject, profile):
         for task in TASKS:
             params = init_params(N_IN, hidden, seed)
             X, T, _ = dataset(task)
-            bounds = reference("bounds", hidden, seed, task)
+            bounds = cached(bounds_at, hidden, seed, task)
             for s in samples(hidden, seed, X):
                 x, t = X[s], T[s]
                 case = f"H={hidden} seed={seed} {task} sample {s}"
@@ -585,7 +578,7 @@ def check_sgd_step(subject, profile, lr):
         for task in TASKS:
             params = init_params(N_IN, hidden, seed)
             X, T, _ = dataset(task)
-            bounds = reference("bounds", hidden, seed, task)
+            bounds = cached(bounds_at, hidden, seed, task)
             for s in samples(hidden, seed, X):
                 x, t = X[s], T[s]
                 case = f"H={hidden} seed={seed} {task} sample {s}"
@@ -615,9 +608,9 @@ def check_train(subject, profile, name, runs, lr, epochs):
         case = f"H={hidden} seed={seed} {task} {epochs} epochs"
         params = init_params(N_IN, hidden, seed)
         X, T, _ = dataset(task)
-        trajectory = reference_trajectory(params, X, T, lr, epochs)
+        trajectory = cached(reference_trajectory, params, X, T, lr, epochs)
         ref_params, ref_losses = trajectory[-1][0], [loss for _, loss in trajectory]
-        e_params, e_losses = reference_train_bound(params, X, T, lr, epochs)
+        e_params, e_losses = cached(train_bound, params, X, T, lr, epochs)
         try:
             got, losses = as_train_result(subject.call("train", params, X, T, lr=lr, epochs=epochs),
                                           hidden, N_IN, epochs)
@@ -786,8 +779,24 @@ def fingerprint(subject=None):
     if subject is not None:
         said = subject.compute_dtype()
         info["computes in"] = (f"{said} (compute_dtype('{subject.dtype}'))" if said is not None
-                               else "unknown: the module has no compute_dtype()")
+                               else "unknown: the module has no compute_dtype()" + inferred_dtype(subject))
     return info
+
+
+def inferred_dtype(subject):
+    """What a module without compute_dtype() seems to compute in: the narrowest bound its predictions fit."""
+    X, _, _ = dataset("is-one")
+    params = init_params()
+    try:
+        p = as_vector(subject.call("predict", params, X), len(X), "predict()")
+    except Broken:
+        return ""
+    diff = np.abs(p - np.asarray(impls.get("hand").predict(params, X)))
+    coefficient = cached(bounds_at, N_IN, 0, "is-one").forward
+    for dtype in ("float64", "float32"):
+        if np.all(diff <= SAFETY * (UNIT_ROUNDOFF[dtype] + UNIT_ROUNDOFF["float64"]) * coefficient):
+            return f"; its predictions fit {dtype}"
+    return "; its predictions fit neither the float64 nor the float32 bound"
 
 
 def blas():
@@ -827,18 +836,29 @@ def format_results(results):
         tol = "-" if r.tol is None else f"{r.tol:.2e}"
         where = "bitwise identical in every case" if r.identical and r.status == "pass" else r.where
         lines.append(f"  {r.name:<14} {r.status:<7} {r.cases:>5}  {diff:>10}  {tol:>10}  {where}".rstrip())
-        for problem in r.problems[:3]:
+        problems = grouped_errors(r.problems[:r.errors]) + r.problems[r.errors:]
+        for problem in problems[:3]:
             lines.append(f"      {problem}")
-        if len(r.problems) > 3:
-            lines.append(f"      ... and {len(r.problems) - 3} more")
+        if len(problems) > 3:
+            lines.append(f"      ... and {len(problems) - 3} more")
     return "\n".join(lines)
+
+
+def grouped_errors(problems):
+    """'case: error' lines with the same error folded into one: 46 copies of one exception say nothing more."""
+    cases = {}
+    for problem in problems:
+        case, _, error = problem.partition(": ")
+        cases.setdefault(error, []).append(case)
+    return [f"{names[0]}: {error}" + (f" (and {len(names) - 1} more case{'s' * (len(names) > 2)})" if len(names) > 1 else "")
+            for error, names in cases.items()]
 
 
 def first_divergence(subject, profile, results, lr, epochs):
     """Where the subject first leaves the budget against hand: per step over the short run, then per epoch."""
     hand = Subject("hand", impls.get("hand"), "float64")
     failing = [r for r in results if r.status != "pass"]
-    if not failing or failing[0].name == "protocol" or subject.missing:
+    if not failing or {"predict", "train"} & set(subject.missing):
         return None
     task = "is-one"
     for per_step, n in ((True, SHORT_EPOCHS), (False, epochs)):
@@ -919,7 +939,7 @@ def drift_main(args):
         return 1
     n = len(dataset(args.task)[0])
     print(f"drift ledger: {a.label} against {b.label}, {args.task} task, H={args.hidden} seed={args.seed}, "
-          f"lr {args.lr}, {epochs} epochs{' per step' if args.per_step else ''}")
+          f"lr {args.lr}, {epochs} epoch{'s' * (epochs != 1)}{', per step' if args.per_step else ''}")
     print(f"profile {profile.describe()}")
     print(format_fingerprint(fingerprint()))
     print(f"computes in: {a.label} {a.compute_dtype() or 'unknown'}, {b.label} {b.compute_dtype() or 'unknown'}")
