@@ -518,5 +518,19 @@ def test_progress_bar_is_silent_when_stderr_is_not_a_terminal():
             return True
     stream = Terminal()
     show = tables.progress_bar(stream)
-    show(["hand"], ["torch"])
-    assert "[#-] 1/2 running torch" in stream.getvalue()
+    show(["hand"], ["torch"], ["jax"])
+    assert "[#>-] 1/3 running torch" in stream.getvalue()
+
+
+def test_workers_share_the_cores_unless_the_user_set_threads(monkeypatch):
+    seen = []
+
+    def fake_run(command, input, env, **kwargs):
+        seen.append(env.get("OMP_NUM_THREADS"))
+        return subprocess.CompletedProcess(command, 0, stdout='{"key": "hand", "status": "ok"}', stderr="")
+    monkeypatch.setattr(tables.subprocess, "run", fake_run)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    tables.run_worker("hand", {}, threads=1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    tables.run_worker("hand", {}, threads=1)
+    assert seen == ["1", "4"]

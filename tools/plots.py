@@ -6,6 +6,7 @@ Agg backend: PNG files, no display needed.
 import io
 import math
 
+import impls
 from tools.tables import present, write_atomic
 
 
@@ -23,20 +24,23 @@ def plot_losses(run, path):
         if not losses:
             continue
         epochs = range(1, len(losses) + 1)
-        # Dashes keep a curve visible when another lies exactly on top of it.
-        curves.plot(epochs, losses, label=key, linestyle=("-", "--", "-.", ":")[list(results).index(key) % 4])
+        # One colour per implementation in both panels; dashes keep a curve visible when another
+        # lies exactly on top of it, as they do here.
+        index = impls.KEYS.index(key)
+        style = {"color": f"C{index}", "label": key}
+        curves.plot(epochs, losses, linestyle=("-", "--", "-.", ":")[index], **style)
         if key == "hand" or not hand:
             continue
         diffs = [abs(a - b) for a, b in zip(losses, hand)]
         shown = [(e, d) for e, d in zip(epochs, diffs) if math.isfinite(d) and d > 0]
         if shown:
-            drift.plot(*zip(*shown), label=key, linewidth=1)
+            drift.plot(*zip(*shown), linewidth=1, **style)
         else:
             # A log scale cannot draw 0: say so rather than leave the line out silently.
-            drift.plot([], [], label=f"{key}: identical to hand at every epoch")
+            drift.plot([], [], color=style["color"], label=f"{key}: identical to hand at every epoch")
     c = run["config"]
     curves.set(title=f"Mean loss, {c['task']}, lr {c['lr']:g}, {c['dtype']}", xlabel="epoch", ylabel="mean (t - p)^2")
-    drift.set(title="|loss - hand's loss| per epoch", xlabel="epoch", ylabel="absolute difference", yscale="log")
+    drift.set(title=f"|loss - hand's float64 loss| per epoch, {c['dtype']}", xlabel="epoch", ylabel="absolute difference", yscale="log")
     for axes in (curves, drift):
         axes.grid(alpha=0.3)
         axes.legend()

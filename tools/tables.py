@@ -47,6 +47,7 @@ import importlib.util
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -153,7 +154,8 @@ def run_impl(key, request):
         return {"key": key, "status": "failed", "errors": [f"import: {type(error).__name__}: {error}"]}
     result["import_s"] = time.perf_counter() - start
     framework = impls.FRAMEWORKS.get(key)
-    result["version"] = getattr(sys.modules.get(framework), "__version__", "") if framework else ""
+    result["version"] = (f"{framework} {getattr(sys.modules.get(framework), '__version__', '?')}" if framework
+                         else f"python {platform.python_version()}")
 
     def attempt(stage, work):
         try:
@@ -203,10 +205,20 @@ WORKER = ("import sys; sys.path.insert(0, {root!r}); "
           "from tools.tables import worker_main; sys.exit(worker_main())")
 
 
-def run_worker(key, request):
-    """run_impl in a fresh process; a crashed worker becomes a failed result, not an exception here."""
+def run_worker(key, request, threads=None):
+    """run_impl in a fresh process; a crashed worker becomes a failed result, not an exception here.
+
+    threads: the worker's share of the cores. Workers running side by side would otherwise each
+    start a thread pool as large as the machine (PyTorch does) and fight over the cores: on 2
+    cores that made PyTorch's training 2.5 times slower. joblib limits its workers the same way.
+    A limit the user set in OMP_NUM_THREADS is kept.
+    """
     command = [sys.executable, "-c", WORKER.format(root=str(ROOT))]
-    done = subprocess.run(command, input=json.dumps({**request, "key": key}), capture_output=True, text=True)
+    env = dict(os.environ)
+    if threads is not None:
+        env.setdefault("OMP_NUM_THREADS", str(threads))
+    done = subprocess.run(command, input=json.dumps({**request, "key": key}), capture_output=True, text=True,
+                          env=env)
     try:
         return json.loads(done.stdout)
     except json.JSONDecodeError:
@@ -227,7 +239,7 @@ def run_all(options, concepts, progress=None):
                       "warmup_epochs": options.epochs if concepts[key]["compiled"] else 1}
                 for key in options.keys}
     order = sorted(options.keys, key=START_ORDER.index)
-    progress = progress or (lambda done, running: None)
+    progress = progress or (lambda done, running, queued=(): None)
     start = time.perf_counter()
     results = {}
     if options.jobs == 0:
@@ -237,15 +249,17 @@ def run_all(options, concepts, progress=None):
         import pandas  # noqa: F401  (imported here so that its time is never inside a measurement)
     else:
         with concurrent.futures.ThreadPoolExecutor(options.jobs) as pool:
-            futures = {pool.submit(run_worker, key, requests[key]): key for key in order}
+            threads = max(1, cpu_count() // options.jobs)
+            futures = {pool.submit(run_worker, key, requests[key], threads): key for key in order}
             pending, pandas_loaded = set(futures), False
             while pending:
                 finished, pending = concurrent.futures.wait(pending, timeout=0.2)
                 for future in finished:
                     results[futures[future]] = future.result()
-                running = [futures[f] for f in pending]
-                progress(list(results), running)
-                if not pandas_loaded and len(running) < options.jobs:
+                running = [key for key in order if any(futures[f] == key and f.running() for f in pending)]
+                queued = [futures[f] for f in pending if futures[f] not in running]
+                progress(list(results), running, queued)
+                if not pandas_loaded and len(pending) < options.jobs:
                     # A core is free: import pandas now rather than after the last worker.
                     import pandas  # noqa: F401
                     pandas_loaded = True
@@ -263,12 +277,12 @@ def progress_bar(stream=sys.stderr):
         return None
     start = time.perf_counter()
 
-    def show(done, running):
-        total = len(done) + len(running)
-        bar = "#" * len(done) + "-" * len(running)
-        what = f"running {', '.join(running)}" if running else "done"
+    def show(done, running, queued=()):
+        total = len(done) + len(running) + len(queued)
+        bar = "#" * len(done) + ">" * len(running) + "-" * len(queued)
+        what = f"running {', '.join(running)}" if running else "done" if not queued else "starting"
         stream.write(f"\r\033[K[{bar}] {len(done)}/{total} {what}  {time.perf_counter() - start:.1f} s")
-        if not running:
+        if not running and not queued:
             stream.write("\r\033[K")
         stream.flush()
     return show
@@ -529,8 +543,10 @@ def cost_table(run):
         ratio = column.rsplit("_", 1)[0] + "_x"
         frame[ratio] = frame[column] / reference if reference > 0 else math.nan
     jobs = run["config"]["jobs"]
-    where = (f"each implementation in a fresh worker process, {jobs} at a time on {cpu_count()} cores"
-             if jobs else "all in this process: a framework imported before shows an import time near 0")
+    threads = os.environ.get("OMP_NUM_THREADS", max(1, cpu_count() // jobs) if jobs else None)
+    where = (f"each implementation in a fresh worker process, {jobs} at a time on {cpu_count()} cores, "
+             f"OMP_NUM_THREADS={threads} each" if jobs
+             else "all in this process: a framework imported before shows an import time near 0")
     notes = [f"Measured in this run, {where}.",
              "first_call_s: the first train() call's time minus what the same work takes warm (setup, compilation).",
              f"step_us: train_s / ({epochs} epochs x {n} samples), the per-epoch loss included; *_x: ratio to hand."]
