@@ -48,6 +48,7 @@ import json
 import math
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -196,6 +197,10 @@ def worker_main():
     os.dup2(2, 1)
     request = json.load(sys.stdin)
     result = run_impl(request["key"], request)
+    # CPU seconds of the whole worker, startup and import included: unlike wall time, not
+    # inflated by other processes on a busy machine. Not in any table; --format json leaves it out.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["worker_cpu_s"] = usage.ru_utime + usage.ru_stime
     json.dump(result, result_out)  # NaN travels as the NaN token: both ends are Python
     result_out.close()
     return 0
@@ -636,10 +641,14 @@ def as_text(frame):
 def render_text(run, tables):
     lines = [header(run)] + notes_of(run) + [""]
     for number, table in enumerate(tables, 0):
-        lines += [f"{number}. {table.title}", as_text(table.frame).to_string(index=False)]
+        body = as_text(table.frame).to_string(index=False) if len(table.frame) else f"   {EMPTY}"
+        lines += [f"{number}. {table.title}", body]
         lines += [f"   {note}" for note in table.notes] + [""]
     lines.append(f"wall time {run['wall_s']:.1f} s")
     return "\n".join(lines)
+
+
+EMPTY = "(no rows: no implementation besides hand to compare)"
 
 
 def markdown(frame):
@@ -655,7 +664,7 @@ def markdown(frame):
 def render_markdown(run, tables):
     lines = [f"**{header(run)}**", ""] + [f"- {note}" for note in notes_of(run)]
     for table in tables:
-        lines += ["", f"### {table.title}", "", markdown(table.frame), ""]
+        lines += ["", f"### {table.title}", "", markdown(table.frame) if len(table.frame) else EMPTY, ""]
         lines += [f"{note}  " for note in table.notes]
     return "\n".join(lines)
 
