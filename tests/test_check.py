@@ -126,6 +126,10 @@ def test_ledger_finds_the_first_step_and_group_of_a_bug():
     rows, first = check.ledger(subject(str(BUGS / "hidden_bias_gradient_forgotten.py")), subject("hand"),
                                FLOAT64, epochs=1, per_step=True)
     assert (first.step, first.worst_group()) == (1, "b1")
+    # This one ends in NaN within two epochs; the steps before the NaN still locate the bug.
+    rows, first = check.ledger(subject(str(BUGS / "sigmoid_derivative_of_preactivation.py")), subject("hand"),
+                               FLOAT64, epochs=2, per_step=True)
+    assert (first.epoch, first.step) == (1, 1)
 
 
 def test_ledger_of_a_correct_implementation_stays_in_budget(other):

@@ -686,36 +686,42 @@ class LedgerRow:
 
 
 def protocol_trajectory(subject, params, X, T, lr, epochs, per_step):
-    """[(epoch, step, params, dataset loss)] through the protocol only.
+    """[(epoch, step, params, dataset loss)] through the protocol only, and the Broken that cut it short.
 
     Per epoch: chained one-epoch train calls. Per step: within epoch e, train on the first k
     samples for one epoch from the params after epoch e - 1, and the dataset loss from predict.
     """
     hidden = len(params["W1"])
     records = []
-    for epoch in range(1, epochs + 1):
-        if per_step:
-            for k in range(1, len(X) + 1):
-                got, _ = as_train_result(subject.call("train", params, X[:k], T[:k], lr=lr, epochs=1), hidden, N_IN, 1)
-                p = as_vector(subject.call("predict", plain(got), X), len(X), "predict()")
-                records.append((epoch, k, got, float(np.mean((np.asarray(T) - p) ** 2))))
-        else:
-            got, losses = as_train_result(subject.call("train", params, X, T, lr=lr, epochs=1), hidden, N_IN, 1)
-            records.append((epoch, None, got, float(losses[0])))
-        params = plain(records[-1][2])
-    return records
+    try:
+        for epoch in range(1, epochs + 1):
+            if per_step:
+                for k in range(1, len(X) + 1):
+                    got, _ = as_train_result(subject.call("train", params, X[:k], T[:k], lr=lr, epochs=1),
+                                             hidden, N_IN, 1)
+                    p = as_vector(subject.call("predict", plain(got), X), len(X), "predict()")
+                    records.append((epoch, k, got, float(np.mean((np.asarray(T) - p) ** 2))))
+            else:
+                got, losses = as_train_result(subject.call("train", params, X, T, lr=lr, epochs=1), hidden, N_IN, 1)
+                records.append((epoch, None, got, float(losses[0])))
+            params = plain(records[-1][2])
+    except Broken as error:
+        # A run that blows up to NaN still has the steps before it, where it may already have gone wrong.
+        at = f"epoch {epoch}" + (f" step {k}" if per_step else "")
+        return records, Broken(f"{subject.label} at {at}: {error}")
+    return records, None
 
 
 def ledger(a, b, profile, task="is-one", hidden=9, seed=0, lr=LR, epochs=SHORT_EPOCHS, per_step=False):
     """Per-epoch (or per-step) differences of a from b -> (rows, first row out of budget or None).
 
     The budget is ErrorBounds summed step by step along b's trajectory with both sides' u.
-    Broken if either implementation cannot produce the trajectory.
+    Broken if either implementation stops producing the trajectory before it leaves the budget.
     """
     params = init_params(N_IN, hidden, seed)
     X, T, _ = dataset(task)
-    records_a = protocol_trajectory(a, params, X, T, lr, epochs, per_step)
-    records_b = protocol_trajectory(b, params, X, T, lr, epochs, per_step)
+    records_a, error_a = protocol_trajectory(a, params, X, T, lr, epochs, per_step)
+    records_b, error_b = protocol_trajectory(b, params, X, T, lr, epochs, per_step)
     u_a, u_b = a.unit_roundoff(), b.unit_roundoff()
     # ULPs counted in the coarser of the two dtypes: a float32 result is a float32 value, and float64
     # ulps would make one float32 rounding look like half a billion.
@@ -731,12 +737,15 @@ def ledger(a, b, profile, task="is-one", hidden=9, seed=0, lr=LR, epochs=SHORT_E
         for k in GROUPS:
             tol = profile.tolerance("train-short", got_b[k], e_params[k], u_a, u_b)
             groups[k] = _differences(got_a[k], got_b[k], tol, dtype)
-        loss = _differences(loss_a, loss_b, profile.tolerance("train-short", np.asarray(loss_b), e_loss, u_a, u_b), dtype)
+        loss = _differences(loss_a, loss_b, profile.tolerance("train-short", np.asarray(loss_b), e_loss, u_a, u_b),
+                            dtype)
         loss.update(a=loss_a, b=loss_b)
         rows.append(LedgerRow(epoch, step, groups, loss))
         if first is None and rows[-1].ratio > 1:
             first = rows[-1]
         start = plain(got_b)
+    if first is None and (error_a or error_b):
+        raise error_a or error_b
     return rows, first
 
 
@@ -986,7 +995,18 @@ def write_text(path, text):
 
 
 def write_json(path, data):
-    write_text(path, json.dumps(data, indent=1) + "\n")
+    write_text(path, json.dumps(finite(data), indent=1, allow_nan=False) + "\n")
+
+
+def finite(value):
+    """Strict JSON has no inf or NaN: they become the strings "inf", "-inf", "nan"."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def parser():

@@ -8,6 +8,7 @@ JSON, not pickle: every float is written with repr, which round-trips a float64 
 file holds the reference's values bit for bit. FIELDS below is also written into the file.
 """
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,8 @@ def main(args):
     if action not in ("write", "verify") or len(rest) > 1:
         raise ValueError(f"--golden {' '.join(args.golden)}: expected 'write [FILE]' or 'verify [FILE]'")
     path = Path(rest[0]) if rest else PATH
+    if not rest:
+        path = Path(os.path.relpath(PATH)) if not os.path.relpath(PATH).startswith("..") else PATH
     if action == "write":
         data = trace()
         text = dumps(data)
