@@ -239,6 +239,14 @@ def test_first_call_overhead_is_first_call_minus_the_warm_cost():
     assert frame.loc["hand", "step_us"] == pytest.approx(0.6 / (3 * 2) * 1e6)
 
 
+def test_an_import_done_before_the_run_is_not_timed():
+    hand = fake_result("hand", [0.1] * 3)
+    numpy = fake_result("numpy", [0.1] * 3, already_imported=True)
+    frame = tables.cost_table(fake_run({"hand": hand, "numpy": numpy})).frame.set_index("impl")
+    assert frame.loc["hand", "import_s"] == 0.01
+    assert math.isnan(frame.loc["numpy", "import_s"]) and math.isnan(frame.loc["numpy", "import_x"])
+
+
 @pytest.mark.parametrize("losses, params_scale, epoch, words", [
     ([0.2, math.nan, math.nan], 1.0, 2, "diverged in epoch 2: the loss is nan"),
     ([0.2, 0.3, 0.5], 1.0, 2, "diverged in epoch 2: the loss rose from 0.25"),

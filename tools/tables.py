@@ -23,7 +23,7 @@ The tables, in order:
 How it runs. Each implementation runs in a worker process of its own (--jobs at a time,
 default one per core), so its import is timed in a fresh interpreter, and the frameworks'
 imports and training overlap instead of adding up. --jobs 0 runs them in this process instead
-(what the tests use: a framework already imported then shows an import time near 0). In a worker:
+(what the tests use; an implementation imported before the run then has no import time). In a worker:
 import; the first call (train for 1 epoch, or for the full run when the file compiles something,
 since a compiled program is keyed on its arguments); gradients at the initial parameters; the
 timed training; predictions. A failure in one stage is recorded in that implementation's row
@@ -538,7 +538,9 @@ def cost_table(run):
         result = run["results"][key]
         train_s = result.get("train_s", math.nan)
         first = result.get("warmup_s", math.nan) - train_s * result.get("warmup_epochs", 1) / epochs
-        rows.append({"impl": key, "import_s": result.get("import_s", math.nan),
+        # An implementation imported before this run (--jobs 0, a second run) has no import to time.
+        import_s = math.nan if result.get("already_imported") else result.get("import_s", math.nan)
+        rows.append({"impl": key, "import_s": import_s,
                      "first_call_s": max(first, 0.0) if math.isfinite(first) else math.nan,
                      "train_s": train_s, "step_us": train_s / (epochs * n) * 1e6})
     frame = pd.DataFrame(rows, columns=["impl", "import_s", "first_call_s", "train_s", "step_us"])
@@ -551,7 +553,7 @@ def cost_table(run):
     threads = os.environ.get("OMP_NUM_THREADS", max(1, cpu_count() // jobs) if jobs else None)
     where = (f"each implementation in a fresh worker process, {jobs} at a time on {cpu_count()} cores, "
              f"OMP_NUM_THREADS={threads} each" if jobs
-             else "all in this process: a framework imported before shows an import time near 0")
+             else "all in this process (--jobs 0); an import done before this run is not timed (—)")
     notes = [f"Measured in this run, {where}.",
              "first_call_s: the first train() call's time minus what the same work takes warm (setup, compilation).",
              f"step_us: train_s / ({epochs} epochs x {n} samples), the per-epoch loss included; *_x: ratio to hand."]
