@@ -245,6 +245,7 @@ def test_numpy_numbers_give_the_same_results_as_python_floats(impl, dtype):
     # is exactly a float64, so a float64 computation must not see any difference; an
     # implementation that keeps NumPy scalars lets NEP 50 promotion compute in their type
     # (float32 * float is float32) and hands NumPy scalars back where it promises floats.
+    # Validation accepts these, so they must also go through without a warning.
     params, _, _ = good()
     params = {k: plain_floats(np.array(v, dtype=np.float32)) for k, v in params.items()}  # float32 holds these
     X = [[0.0, 1.0, 3.0], [1.0, 0.0, 2.0], [5.0, 5.0, 5.0], [1.0, 1.0, 0.0]]
@@ -252,13 +253,17 @@ def test_numpy_numbers_give_the_same_results_as_python_floats(impl, dtype):
     params_np = as_numpy(params, np.float64 if dtype is np.int64 else dtype)  # an int64 W1 is not a network
     X_np, T_np = np.array(X, dtype=dtype), np.array(T, dtype=dtype)
 
-    assert impl.predict(params_np, X_np) == impl.predict(params, X)
-    got = impl.gradients(params_np, X_np[1], T_np[1])
-    assert got == impl.gradients(params, X[1], T[1])
-    values = [got["b2"], *got["b1"], *got["W2"], *got["W1"][0]]
-    assert all(type(v) is float for v in values), \
-        f"gradients returned {type(values[0]).__name__}, the protocol promises plain floats"
-    trained, losses = impl.train(params_np, X_np, T_np, lr=0.5, epochs=2)
-    assert (trained, losses) == impl.train(params, X, T, lr=0.5, epochs=2)
-    assert type(trained["b2"]) is float and type(trained["W1"][0][0]) is float, \
-        f"train returned {type(trained['b2']).__name__}, the protocol promises plain floats"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert impl.predict(params_np, X_np) == impl.predict(params, X)
+        got = impl.gradients(params_np, X_np[1], T_np[1])
+        assert got == impl.gradients(params, X[1], T[1])
+        values = [got["b2"], *got["b1"], *got["W2"], *got["W1"][0]]
+        assert all(type(v) is float for v in values), \
+            f"gradients returned {type(values[0]).__name__}, the protocol promises plain floats"
+        trained, losses = impl.train(params_np, X_np, T_np, lr=0.5, epochs=2)
+        assert (trained, losses) == impl.train(params, X, T, lr=0.5, epochs=2)
+        assert type(trained["b2"]) is float and type(trained["W1"][0][0]) is float, \
+            f"train returned {type(trained['b2']).__name__}, the protocol promises plain floats"
+        many = impl.train_many([params_np, params_np], X_np, np.array([T_np, 1 - T_np]), lr=0.5, epochs=2)
+        assert many == impl.train_many([params, params], X, [T, [1 - t for t in T]], lr=0.5, epochs=2)
