@@ -148,15 +148,14 @@ class Subject:
         return result
 
     def compute_dtype(self):
-        """What the implementation says it computes in, or None if it does not say."""
-        fn = getattr(self.module, "compute_dtype", None)
-        if not callable(fn):
-            return None
-        try:
-            value = fn(self.dtype)
-        except Exception as error:
-            return f"unknown (compute_dtype() raised {describe(error)})"
-        return str(value)
+        """What the implementation says it computes in, or None if it does not say (asked once)."""
+        if not hasattr(self, "_compute_dtype"):
+            fn = getattr(self.module, "compute_dtype", None)
+            try:
+                self._compute_dtype = str(fn(self.dtype)) if callable(fn) else None
+            except Exception as error:
+                self._compute_dtype = f"unknown (compute_dtype() raised {describe(error)})"
+        return self._compute_dtype
 
     def unit_roundoff(self):
         return UNIT_ROUNDOFF.get(self.compute_dtype(), UNIT_ROUNDOFF[self.dtype])
@@ -256,6 +255,7 @@ class ErrorBounds:
         self.net = net
         # Forward: h = sigmoid(W1 x + b1), p = sigmoid(W2 . h + b2)
         h = sigmoid(X @ W1.T + b1)                                          # (S, H)
+        # n_in + 1 roundings in the sum with its bias, 2 more for rounding W1 and x to the working dtype
         e_z1 = (n_in + 3) * (np.abs(X) @ np.abs(W1).T + np.abs(b1))
         e_h = h * (1 - h) * e_z1 + SIGMOID_ROUNDINGS * h
         p = sigmoid(h @ W2 + b2)                                            # (S,)
@@ -351,6 +351,8 @@ def load_profile(dtype, path=None, rtol=None, atol=None):
         return Profile("user", dtype, fixed={"*": (rtol, atol)})
     if path is None:
         return Profile(dtype, dtype)
+    if not Path(path).is_file():
+        raise ValueError(f"--profile {path}: no such file: give a JSON file such as {{\"safety\": 8}}")
     try:
         data = json.loads(Path(path).read_text())
     except json.JSONDecodeError as error:
