@@ -506,7 +506,7 @@ def losses_table(run):
     for key in keys:
         frame[key] = [run["results"][key]["losses"][e - 1] for e in epochs]
     frame["max_abs_diff"] = max_diff_from_hand(frame, keys)
-    return Table("losses", "Training: mean loss after each epoch", frame,
+    return Table("losses", "Training: mean loss after selected epochs", frame,
                  [f"Loss before training: {run['initial_loss']:.6f} (hand, float64)."] + left)
 
 
@@ -640,10 +640,23 @@ def as_text(frame):
     return pd.DataFrame({c: [cell(c, v) for v in frame[c].tolist()] for c in frame.columns}, dtype=object)
 
 
+def numeric(frame):
+    return [frame[c].dtype.kind in "iuf" for c in frame.columns]
+
+
+def text_table(frame):
+    """Columns of text: numbers right-aligned so their digits line up, words left-aligned."""
+    strings = as_text(frame)
+    rows = [list(strings.columns)] + strings.values.tolist()
+    widths = [max(len(row[i]) for row in rows) for i in range(len(strings.columns))]
+    return "\n".join("  ".join(v.rjust(w) if right else v.ljust(w) for v, w, right in
+                               zip(row, widths, numeric(frame))).rstrip() for row in rows)
+
+
 def render_text(run, tables):
     lines = [header(run)] + notes_of(run) + [""]
     for number, table in enumerate(tables, 0):
-        body = as_text(table.frame).to_string(index=False) if len(table.frame) else f"   {EMPTY}"
+        body = text_table(table.frame) if len(table.frame) else f"   {EMPTY}"
         lines += [f"{number}. {table.title}", body]
         lines += [f"   {note}" for note in table.notes] + [""]
     lines.append(f"wall time {run['wall_s']:.1f} s")
@@ -655,9 +668,8 @@ EMPTY = "(no rows: no implementation besides hand to compare)"
 
 def markdown(frame):
     strings = as_text(frame)
-    numeric = [frame[c].dtype.kind in "if" for c in frame.columns]
     out = ["| " + " | ".join(strings.columns) + " |",
-           "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+           "|" + "|".join("---:" if right else "---" for right in numeric(frame)) + "|"]
     for row in strings.itertuples(index=False):
         out.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
     return "\n".join(out)
