@@ -897,7 +897,6 @@ def check_main(args):
     try:
         label, module = load(args.check)
     except Broken as error:
-        subject = Subject(args.check, object(), args.dtype)
         print(f"nn-rosetta conformance check: {args.check} against the hand-written reference")
         print(format_fingerprint(fingerprint()))
         results = [Result("protocol", "FAIL", 1, problems=[str(error)])]
@@ -906,11 +905,12 @@ def check_main(args):
         print("result: FAIL (the module could not be imported)")
         return 1
     subject = Subject(label, module, args.dtype)
-    results = run_checks(subject, profile, epochs, args.lr)
     print(f"nn-rosetta conformance check: {label} against the hand-written reference")
     print(f"profile {profile.describe()}; full run {epochs} epochs"
           + (" (--quick)" if args.quick else ""))
-    print(format_fingerprint(fingerprint(subject)))
+    # The header first, flushed: a full run of a slow implementation takes a minute before the table.
+    print(format_fingerprint(fingerprint(subject)), flush=True)
+    results = run_checks(subject, profile, epochs, args.lr)
     print(format_results(results))
     divergence = first_divergence(subject, profile, results, args.lr, epochs)
     if divergence:
