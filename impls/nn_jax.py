@@ -55,6 +55,7 @@ def mean_loss(net, X, T):
     return loss(net, X, T).mean()
 
 
+@jax.jit  # called on its own by gradients(); inside fit's jit it is simply inlined
 def backward(net, x, t):
     """dL/dtheta for one sample: jax.grad turns loss into the function that returns its gradient."""
     return jax.grad(loss)(net, x, t)
