@@ -213,7 +213,8 @@ def test_differences_are_taken_from_hand():
     assert built["losses"]["epoch"].tolist() == [1, 3]
     assert built["losses"]["max_abs_diff"].tolist() == pytest.approx([0.0, 0.0125], abs=1e-15)
     numpy_row = built["training"].set_index("impl").loc["numpy"]
-    assert numpy_row["max_loss_diff"] == pytest.approx(0.025, abs=1e-15) and numpy_row["W1_diff"] == 0.5 and numpy_row["b2_diff"] == 0.5
+    assert numpy_row["max_loss_diff"] == pytest.approx(0.025, abs=1e-15)
+    assert numpy_row["W1_diff"] == 0.5 and numpy_row["b2_diff"] == 0.5
     gradients = built["gradients"].set_index("group")
     assert gradients.loc["W2", "max_abs_diff"] == 0.5 and gradients.loc["W2", "max_rel_diff"] == 0.5
 
@@ -423,7 +424,8 @@ def test_a_missing_optional_framework_in_a_worker_process(tmp_path):
     report = json.loads(done.stdout)
     assert report["notes"] == ["jax: not installed — pip install '.[jax]'"]
     assert [row["impl"] for row in report["tables"]["training"]] == ["hand"]
-    assert [row["status"] for row in report["tables"]["implementations"]] == ["ok", "not installed — pip install '.[jax]'"]
+    statuses = [row["status"] for row in report["tables"]["implementations"]]
+    assert statuses == ["ok", "not installed — pip install '.[jax]'"]
 
 
 class Broken:

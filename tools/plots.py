@@ -40,7 +40,8 @@ def plot_losses(run, path):
             drift.plot([], [], color=style["color"], label=f"{key}: identical to hand at every epoch")
     c = run["config"]
     curves.set(title=f"Mean loss, {c['task']}, lr {c['lr']:g}, {c['dtype']}", xlabel="epoch", ylabel="mean (t - p)^2")
-    drift.set(title=f"|loss - hand's float64 loss| per epoch, {c['dtype']}", xlabel="epoch", ylabel="absolute difference", yscale="log")
+    drift.set(title=f"|loss - hand's float64 loss| per epoch, {c['dtype']}", xlabel="epoch",
+              ylabel="absolute difference", yscale="log")
     for axes in (curves, drift):
         axes.grid(alpha=0.3)
         axes.legend()

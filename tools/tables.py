@@ -74,25 +74,28 @@ START_ORDER = ("torch", "jax", "hand", "numpy")
 
 def parse(argv):
     """argv -> options, every value checked before anything runs (one-line errors)."""
-    parser = cli.Parser(prog="compare.py", description="One tiny network in every installed framework, side by side.")
-    parser.add_argument("--task", default=glyphs.DEFAULT_TASK, help="is-one (default), digit-value; digits has its own mode")
-    parser.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden units H (default {HIDDEN})")
-    parser.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
-    parser.add_argument("--epochs", type=int, default=1000, help="epochs of per-sample SGD (default 1000)")
-    parser.add_argument("--seed", type=int, default=SEED, help=f"seed of the shared initial parameters (default {SEED})")
-    parser.add_argument("--impls", default=",".join(impls.KEYS),
-                        help="comma-separated subset of " + ",".join(impls.KEYS) + " (hand always runs: it is the reference)")
-    parser.add_argument("--dtype", default="float64", help="float64 (default) or float32; hand computes in float64 always")
-    parser.add_argument("--format", default="text", choices=FORMATS, help="text (default), markdown, csv or json")
-    parser.add_argument("--out", metavar="DIR", help="also write every table (CSV), the report and the plot into DIR")
-    parser.add_argument("--plot", action="store_true", help="loss curves and |diff| from hand per epoch, PNG")
-    parser.add_argument("--predict", metavar="GLYPH", help="a 3x3 glyph such as 010/010/010 for every trained network")
-    parser.add_argument("--jobs", type=int, help="worker processes at a time (default: one per core; 0: run in this process)")
+    parser = cli.Parser(prog="compare.py", description=(
+        "One tiny network in every installed framework, side by side. Other modes, each with its own "
+        "--help: --task digits, --check, --drift, --golden, --bench."))
+    add = parser.add_argument
+    add("--task", default=glyphs.DEFAULT_TASK, help="is-one (default) or digit-value; digits has its own mode")
+    add("--hidden", type=int, default=HIDDEN, help=f"hidden units H (default {HIDDEN})")
+    add("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    add("--epochs", type=int, default=1000, help="epochs of per-sample SGD (default 1000)")
+    add("--seed", type=int, default=SEED, help=f"seed of the shared initial parameters (default {SEED})")
+    add("--impls", default=",".join(impls.KEYS),
+        help=f"a comma-separated subset of {','.join(impls.KEYS)}; hand always runs, it is the reference")
+    add("--dtype", default="float64", help="float64 (default) or float32; hand computes in float64 always")
+    add("--format", default="text", choices=FORMATS, help="text (default), markdown, csv or json")
+    add("--out", metavar="DIR", help="also write the report, every table as CSV and the plot into DIR")
+    add("--plot", action="store_true", help="losses.png: loss curves, and |diff| from hand per epoch")
+    add("--predict", metavar="GLYPH", help="a 3x3 glyph such as 010/010/010 for every trained network")
+    add("--jobs", type=int, help="worker processes at a time (default: one per core; 0: all in this process)")
     options = parser.parse_args(argv)
     for package in ("numpy", "pandas"):
         # Checked before any training, without importing either (that is timed later).
         if importlib.util.find_spec(package) is None:
-            raise impls.MissingFramework(f"{package}: not installed — pip install . (the tables need numpy and pandas)")
+            raise impls.MissingFramework(f"{package}: not installed — pip install . (the tables need it)")
 
     if options.task not in glyphs.TASKS:
         raise ValueError(f"unknown task {options.task!r}: choose one of {', '.join(glyphs.TASKS)}, digits")
