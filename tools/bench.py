@@ -347,11 +347,18 @@ def inputs_checked_once():
             setattr(validate, name, value)
 
 
+class CPU:
+    """Process CPU seconds of the last timed call: above its wall time, thread pools were working (or spinning)."""
+    last = None
+
+
 def timed(call):
     gc.collect()  # garbage left by the previous call is not this one's cost
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     result = call()
-    return time.perf_counter() - start, result
+    wall = time.perf_counter() - start
+    CPU.last = time.process_time() - cpu
+    return wall, result
 
 
 def summary(times):
@@ -445,6 +452,7 @@ def measure_workload(workload, keys, repeats, skip, c_loop, imports, full_naive,
                 elapsed, results = timed(caller(function, workload, naive_epochs))
                 row["first_s"] = row["warmup_s"] = None
                 row["train_s"] = summary([elapsed * epochs / naive_epochs])
+                row["cpu_per_wall"] = CPU.last / elapsed
                 if naive_epochs != epochs:
                     row["note"] = f"timed over {naive_epochs} of {epochs} epochs, scaled x{epochs // naive_epochs}"
                     results = None
@@ -454,9 +462,13 @@ def measure_workload(workload, keys, repeats, skip, c_loop, imports, full_naive,
                 skipped_before = SkippedChecks.count
                 first, results = timed(caller(function, workload))
                 calls = 1 if first >= SLOW_S else repeats
-                times = [timed(caller(function, workload))[0] for _ in range(calls)]
+                times, cpu = [], []
+                for _ in range(calls):
+                    times.append(timed(caller(function, workload))[0])
+                    cpu.append(CPU.last)
                 row["first_s"] = first
                 row["train_s"] = summary(times)
+                row["cpu_per_wall"] = cpu[times.index(min(times))] / min(times)
                 row["warmup_s"] = max(0.0, first - row["train_s"]["median"])
                 if calls < repeats:
                     row["note"] = f"over {SLOW_S:g} s: timed once after the first call"
@@ -549,6 +561,7 @@ def plot_scaling(cells, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     names = list(dict.fromkeys(r["variant"] for cell in cells for r in cell["rows"]))
     figure, (by_hidden, by_copies) = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -561,11 +574,13 @@ def plot_scaling(cells, path):
     by_hidden.set(xscale="log", yscale="log", xlabel="hidden units H (9 inputs, glyphs x1)",
                   ylabel="time per SGD step (µs)", title="per-step cost as the network grows")
     by_copies.set(xscale="log", yscale="log", xlabel="dataset size (the 18 glyphs repeated)",
-                  title=f"as the dataset grows (H = 9, {SCALING_STEPS} steps a cell)")
+                  title=f"as the dataset grows (H = 9, {SCALING_STEPS:,}+ steps a cell)")
     by_hidden.set_xticks(SCALING_HIDDEN, [str(h) for h in SCALING_HIDDEN])
     by_copies.set_xticks(SCALING_COPIES, [f"x{c}" for c in SCALING_COPIES])
     for axis in (by_hidden, by_copies):
         axis.grid(True, which="both", alpha=0.3)
+        axis.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.yaxis.set_minor_formatter(ticker.NullFormatter())
     by_hidden.legend(fontsize=8)
     figure.suptitle("nn-rosetta: float64 per-sample SGD, minimum over repeats", fontsize=10)
     figure.tight_layout()
@@ -640,14 +655,15 @@ def agrees(row):
 
 
 HEADERS = ("variant", "import", "1st call", "warm-up", "train min", "train median", "per step",
-           "t/hand", "t/C", "agrees with hand", "note")
+           "t/hand", "t/C", "cpu/wall", "agrees with hand", "note")
 
 
 def row_cells(row):
     return (row["variant"], seconds(row["import_s"]["min"]) if row.get("import_s") else "—",
             seconds(row["first_s"]), seconds(row["warmup_s"]), seconds(row["train_s"]["min"]),
             seconds(row["train_s"]["median"]), seconds(row["per_step_s"]), ratio(row["ratio_hand"]),
-            ratio(row["ratio_c"]), agrees(row), row["note"])
+            ratio(row["ratio_c"]), f"{row['cpu_per_wall']:.2f}" if row.get("cpu_per_wall") else "—",
+            agrees(row), row["note"])
 
 
 def table(headers, rows, markdown):
@@ -679,7 +695,8 @@ def header_lines(info, repeats):
     return [f"nn-rosetta benchmark: per-sample SGD, {info['dtype']}, lr {info['lr']:g}",
             "machine: " + "; ".join(parts), *busy,
             f"each row: a first call, then {repeats} timed calls (1 where the first took over {SLOW_S:g} s); "
-            f"min and median; ratios divide this row's min by hand's / the C loop's, from this run (below 1 = faster)",
+            f"min and median; ratios divide this row's min by hand's / the C loop's, from this run (below 1 = faster); "
+            f"cpu/wall: the process's CPU seconds over wall seconds in that call (above 1: thread pools at work)",
             "timed calls skip shared.validate's input checks (the bench checked its inputs once; that cost is "
             "on its own line, the same for every implementation)"]
 
