@@ -164,7 +164,8 @@ def test_concept_map_is_read_from_the_files(default_run):
         assert frame.loc["loss", key] == f"loss + mean_loss ({lines['loss'] + lines['mean_loss']})"
         assert frame.loc["training loop", key] == f"fit ({lines['fit']})"
     assert frame.loc["compilation", "hand"] == "—"
-    assert frame.loc["compilation", "jax"] == "fit <- jax.jit (1)"
+    # nn_jax compiles fit with a jax.jit decorator (it may compile more: the map lists all).
+    assert "fit <- jax.jit (1)" in frame.loc["compilation", "jax"].split(", ")
 
 
 def test_compilation_is_found_however_it_is_written(tmp_path):
