@@ -241,6 +241,14 @@ def test_first_call_overhead_is_first_call_minus_the_warm_cost():
     assert frame.loc["hand", "step_us"] == pytest.approx(0.6 / (3 * 2) * 1e6)
 
 
+@pytest.mark.parametrize("load, busy", [(0.2, False), (tables.BUSY_LOAD, True), (None, False)])
+def test_a_busy_machine_is_said_beside_the_times(load, busy):
+    run = fake_run({"hand": fake_result("hand", [0.1] * 3)})
+    run["load_avg"] = load
+    notes = tables.cost_table(run).notes
+    assert any("The machine was busy" in note for note in notes) == busy
+
+
 def test_an_import_done_before_the_run_is_not_timed():
     hand = fake_result("hand", [0.1] * 3)
     numpy = fake_result("numpy", [0.1] * 3, already_imported=True)
@@ -302,7 +310,7 @@ NUMERIC_TABLES = ("predictions", "gradients", "losses", "training", "cost")
 def test_json_parses_and_matches_the_text_tables_numbers(default_run):
     run, built = default_run
     report = json.loads(tables.render_json(run, built))
-    assert set(report) == {"config", "notes", "tables", "curves", "wall_s"}
+    assert set(report) == {"config", "notes", "tables", "curves", "wall_s", "load_avg"}
     assert report["config"]["epochs"] == EPOCHS and report["config"]["impls"] == list(impls.KEYS)
     assert len(report["curves"]["hand"]) == EPOCHS
     sections = text_sections(tables.render_text(run, built))

@@ -36,7 +36,8 @@ warm, i.e. the one-time cost of setting up and compiling.
      "notes":  [one line per implementation that is missing, failed or diverged],
      "tables": {name: [one object per row, keyed by column name], ...},   names as listed above
      "curves": {impl: [mean loss after each epoch]},
-     "wall_s": seconds for the whole run}
+     "wall_s": seconds for the whole run,
+     "load_avg": the 1-minute load average when the run started (null where the OS has none)}
 
 Column names are the same in every format; *_s are seconds, *_us microseconds, *_x a ratio to
 hand, *diff an absolute difference from hand (max_rel_diff: |diff| / |hand| where hand != 0).
@@ -68,6 +69,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ("text", "markdown", "csv", "json")
 # Longest first, so the short ones fill the gaps when fewer workers than implementations run.
 START_ORDER = ("torch", "jax", "hand", "numpy")
+# A 1-minute load average at or above this, before the run starts, means other work is running.
+BUSY_LOAD = 1.0
 
 
 # ---------------------------------------------------------------------------- the options
@@ -248,6 +251,7 @@ def run_all(options, concepts, progress=None):
                 for key in options.keys}
     order = sorted(options.keys, key=START_ORDER.index)
     progress = progress or (lambda done, running, queued=(): None)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # before we add to it
     start = time.perf_counter()
     results = {}
     if options.jobs == 0:
@@ -276,7 +280,7 @@ def run_all(options, concepts, progress=None):
     return {"config": {**config, "impls": options.keys, "jobs": options.jobs, "predict": options.predict},
             "X": X, "T": T, "labels": labels, "initial_loss": initial_loss,
             "results": {key: results[key] for key in options.keys},
-            "wall_s": time.perf_counter() - start}
+            "wall_s": time.perf_counter() - start, "load_avg": load}
 
 
 def progress_bar(stream=sys.stderr):
@@ -560,6 +564,10 @@ def cost_table(run):
     notes = [f"Measured in this run, {where}.",
              "first_call_s: the first train() call's time minus what the same work takes warm (setup, compilation).",
              f"step_us: train_s / ({epochs} epochs x {n} samples), the per-epoch loss included; *_x: ratio to hand."]
+    load = run.get("load_avg")
+    if load is not None and load >= BUSY_LOAD:
+        notes.append(f"The machine was busy: load average {load:.1f} on {cpu_count()} cores when the run started. "
+                     "Other work shares the cores, so every time above is longer than on an idle machine.")
     return Table("cost", "Cost", frame, notes)
 
 
@@ -708,7 +716,7 @@ def report_json(run, tables):
             "notes": notes_of(run),
             "tables": {t.name: plain(t.frame.to_dict(orient="records")) for t in tables},
             "curves": {k: plain(r.get("losses")) for k, r in run["results"].items() if r["status"] != "missing"},
-            "wall_s": run["wall_s"]}
+            "wall_s": run["wall_s"], "load_avg": run.get("load_avg")}
 
 
 def render_json(run, tables):
