@@ -22,8 +22,8 @@ import pytest
 import compare
 import impls
 from shared import glyphs
-from shared.params import GROUPS, group_values, init_params
-from tools import cli, tables
+from shared.params import GROUPS, init_params
+from tools import tables
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 20  # enough for the loss to move and for three report epochs (1, 10, 20); quick in every framework
@@ -52,7 +52,7 @@ def by_name(built):
     return {table.name: table.frame for table in built}
 
 
-def run_main(argv, monkeypatch=None):
+def run_main(argv):
     """compare.py as its user runs it, in this process -> (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
