@@ -532,7 +532,9 @@ def training_table(run):
             row[f"{group}_diff"] = (max_abs(group_values(params, group), group_values(hand["params"], group))
                                     if params is not None and hand.get("params") is not None else math.nan)
         rows.append(row)
-    return Table("training", "Training: agreement with hand after training", pd.DataFrame(rows),
+    frame = pd.DataFrame(rows)
+    frame["diverged_in_epoch"] = frame["diverged_in_epoch"].astype("Int64")  # a whole number, or blank
+    return Table("training", "Training: agreement with hand after training", frame,
                  ["max_loss_diff: over every epoch; W1_diff..b2_diff: the largest |param - hand's| in each group.",
                   "diverged_in_epoch: the first epoch whose loss is not finite or above the loss before training."])
 
@@ -591,17 +593,20 @@ def concepts_table(concepts):
 def predict_table(run):
     import pandas as pd
     task, hand = run["config"]["task"], run["results"]["hand"].get("glyph_p")
-    rows = []
+    rows, left = [], []
     for key in present(run):
         p = run["results"][key].get("glyph_p")
-        ok = p is not None and math.isfinite(p)
-        rows.append({"impl": key, "p": p if ok else math.nan,
-                     "answer": glyphs.read_out(task, p) if ok else math.nan,
-                     "abs_diff": abs(p - hand) if ok and hand is not None else math.nan})
+        if p is None or not math.isfinite(p):
+            left.append(key)
+            continue
+        rows.append({"impl": key, "p": p, "answer": glyphs.read_out(task, p),
+                     "abs_diff": abs(p - hand) if hand is not None else math.nan})
     glyph = run["config"]["predict"]
     meaning = "answer: 1 if p >= 0.5 (it is a one), else 0" if task == "is-one" else "answer: round(10 p), the digit"
     drawn = glyphs.draw(glyphs.parse_glyph(glyph)).splitlines()
-    return Table("predict", f"Prediction for {glyph}", pd.DataFrame(rows), drawn + [meaning])
+    notes = drawn + [meaning] + ([f"No answer from {', '.join(left)}: see the status above."] if left else [])
+    return Table("predict", f"Prediction for {glyph}", pd.DataFrame(rows, columns=["impl", "p", "answer", "abs_diff"]),
+                 notes)
 
 
 def build_tables(run, concepts):
@@ -624,14 +629,19 @@ def notes_of(run):
 
 # ---------------------------------------------------------------------------- printing
 
+def blank(value):
+    """No number here: None, NaN, infinity, or pandas' NA of a whole-number column."""
+    import pandas as pd
+    return value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value))
+
+
 def cell(column, value):
     """One value as text, its precision chosen by its column's name."""
     if isinstance(value, str):
         return value
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if blank(value):
         return "—"
-    if isinstance(value, bool) or not isinstance(value, float) or column in ("epoch", "digit", "answer",
-                                                                             "diverged_in_epoch"):
+    if isinstance(value, bool) or not isinstance(value, float) or column in ("epoch", "digit"):
         return str(int(value)) if isinstance(value, float) else str(value)
     if column.endswith("diff"):
         return "0" if value == 0 else f"{value:.1e}"
@@ -700,8 +710,8 @@ def render_csv(run, tables):
 
 def plain(value):
     """A number or structure with NaN and infinity as None: strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+    if blank(value):
+        return None
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
