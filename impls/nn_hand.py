@@ -13,8 +13,9 @@ from shared.params import copy_params
 
 
 def to_native(params, dtype="float64"):
-    # Plain floats are this file's native type; a copy keeps the caller's params untouched.
-    return copy_params(params)
+    # Python floats are this file's native type: float() also turns a NumPy float32 into a double,
+    # where leaving it would make every product with it float32. New lists leave the caller's alone.
+    return {k: validate.plain(v) for k, v in params.items()}
 
 
 def to_plain(net):
@@ -79,12 +80,12 @@ def sgd_step(net, x, t, lr):
 def predict(params, X, dtype="float64"):
     validate.check_predict(params, X, dtype)
     net = to_native(params, dtype)
-    return [forward(net, x)[1] for x in X]
+    return [forward(net, x)[1] for x in validate.plain(X)]
 
 
 def gradients(params, x, t, dtype="float64"):
     validate.check_gradients(params, x, t, dtype)
-    return to_plain(backward(to_native(params, dtype), list(x), t))
+    return to_plain(backward(to_native(params, dtype), validate.plain(x), float(t)))
 
 
 def fit(net, X, T, lr, epochs):
@@ -99,7 +100,7 @@ def fit(net, X, T, lr, epochs):
 def train(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
     """Per-sample SGD in dataset order -> (trained params, losses[e] = mean (t - p)^2 after epoch e)."""
     validate.check_train(params, X, T, lr, epochs, dtype)
-    net, losses = fit(to_native(params, dtype), [list(x) for x in X], list(T), lr, epochs)
+    net, losses = fit(to_native(params, dtype), validate.plain(X), validate.plain(T), lr, epochs)
     return to_plain(net), losses
 
 

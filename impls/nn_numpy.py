@@ -29,8 +29,10 @@ def sigmoid(z):
 def forward(net, x):
     """x: one sample (n_in,) or a batch (N, n_in) -> (h, p)."""
     W1, b1, W2, b2 = net["W1"], net["b1"], net["W2"], net["b2"]
-    # .mT transposes the last two axes, so stacked networks (K, H, n_in) work too.
-    h = sigmoid(x @ W1.mT + b1)
+    # .mT transposes the last two axes, so stacked networks (K, H, n_in) work too. A pre-activation
+    # may overflow to +-inf: sigmoid(+-inf) is exactly the limit, so that overflow is no warning.
+    with np.errstate(over="ignore"):
+        h = sigmoid(x @ W1.mT + b1)
     # (h * W2).sum(-1) rather than h @ W2: it also pairs each stacked network with its own W2.
     p = sigmoid((h * W2).sum(-1) + b2)
     return h, p

@@ -16,7 +16,7 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 def to_native(params, dtype="float64"):
     # Leaf tensors with requires_grad: loss.backward() fills each one's .grad.
-    return {k: torch.tensor(v, dtype=DTYPES[dtype], requires_grad=True) for k, v in params.items()}
+    return {k: torch.tensor(validate.plain(v), dtype=DTYPES[dtype], requires_grad=True) for k, v in params.items()}
 
 
 def to_plain(net):
@@ -71,13 +71,13 @@ def predict(params, X, dtype="float64"):
     validate.check_predict(params, X, dtype)
     net = to_native(params, dtype)
     with torch.no_grad():
-        return forward(net, torch.tensor(X, dtype=DTYPES[dtype]))[1].tolist()
+        return forward(net, torch.tensor(validate.plain(X), dtype=DTYPES[dtype]))[1].tolist()
 
 
 def gradients(params, x, t, dtype="float64"):
     validate.check_gradients(params, x, t, dtype)
     net = to_native(params, dtype)
-    return to_plain(backward(net, torch.tensor(x, dtype=DTYPES[dtype]), torch.tensor(t, dtype=DTYPES[dtype])))
+    return to_plain(backward(net, torch.tensor(validate.plain(x), dtype=DTYPES[dtype]), torch.tensor(t, dtype=DTYPES[dtype])))
 
 
 def fit(net, X, T, lr, epochs):
@@ -95,8 +95,8 @@ def fit(net, X, T, lr, epochs):
 def train(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
     """Per-sample SGD in dataset order -> (trained params, losses[e] = mean (t - p)^2 after epoch e)."""
     validate.check_train(params, X, T, lr, epochs, dtype)
-    net, losses = fit(to_native(params, dtype), torch.tensor(X, dtype=DTYPES[dtype]),
-                      torch.tensor(T, dtype=DTYPES[dtype]), lr, epochs)
+    net, losses = fit(to_native(params, dtype), torch.tensor(validate.plain(X), dtype=DTYPES[dtype]),
+                      torch.tensor(validate.plain(T), dtype=DTYPES[dtype]), lr, epochs)
     return to_plain(net), losses
 
 
@@ -108,8 +108,8 @@ def train_many(networks, X, targets, lr=0.1, epochs=1000, dtype="float64"):
     """
     validate.check_train_many(networks, X, targets, lr, epochs, dtype)
     stacked = to_native({k: [params[k] for params in networks] for k in networks[0]}, dtype)
-    T = torch.tensor(targets, dtype=DTYPES[dtype]).T  # (N, K): row s holds every network's target for sample s
-    net, losses = fit_fast(stacked, torch.tensor(X, dtype=DTYPES[dtype]), T, lr, epochs)
+    T = torch.tensor(validate.plain(targets), dtype=DTYPES[dtype]).T  # (N, K): row s holds every network's target for sample s
+    net, losses = fit_fast(stacked, torch.tensor(validate.plain(X), dtype=DTYPES[dtype]), T, lr, epochs)
     plain = to_plain(net)
     return [({k: v[i] for k, v in plain.items()}, [epoch[i] for epoch in losses])
             for i in range(len(networks))]
@@ -151,6 +151,6 @@ def fit_fast(net, X, T, lr, epochs):
 def train_fast(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
     """train through fit_fast: the same protocol and the same results to rounding, in less time."""
     validate.check_train(params, X, T, lr, epochs, dtype)
-    net, losses = fit_fast(to_native(params, dtype), torch.tensor(X, dtype=DTYPES[dtype]),
-                           torch.tensor(T, dtype=DTYPES[dtype]), lr, epochs)
+    net, losses = fit_fast(to_native(params, dtype), torch.tensor(validate.plain(X), dtype=DTYPES[dtype]),
+                           torch.tensor(validate.plain(T), dtype=DTYPES[dtype]), lr, epochs)
     return to_plain(net), losses
