@@ -30,7 +30,7 @@ import numpy as np
 
 import impls
 from shared.glyphs import TASKS, dataset
-from shared.params import GROUPS, init_params
+from shared.params import GROUPS, SEED, init_params
 from tools.cli import Parser
 
 CHECKS = ("protocol", "forward", "gradients", "sgd-step", "train-short", "train-full", "no-mutation")
@@ -714,7 +714,7 @@ def protocol_trajectory(subject, params, X, T, lr, epochs, per_step):
     return records, None
 
 
-def ledger(a, b, profile, task="is-one", hidden=9, seed=0, lr=LR, epochs=SHORT_EPOCHS, per_step=False):
+def ledger(a, b, profile, task="is-one", hidden=9, seed=SEED, lr=LR, epochs=SHORT_EPOCHS, per_step=False):
     """Per-epoch (or per-step) differences of a from b -> (rows, first row out of budget or None).
 
     The budget is ErrorBounds summed step by step along b's trajectory with both sides' u.
@@ -1032,7 +1032,7 @@ def parser():
     p.add_argument("--per-step", action="store_true", help="--drift: one row per SGD step, not per epoch")
     p.add_argument("--task", choices=TASKS, default="is-one", help="--drift: task (default is-one)")
     p.add_argument("--hidden", type=int, default=9, help="--drift: hidden units H (default 9)")
-    p.add_argument("--seed", type=int, default=0, help="--drift: seed of the initial params (default 0)")
+    p.add_argument("--seed", type=int, default=SEED, help=f"--drift: seed of the initial params (default {SEED}, the shared one)")
     p.add_argument("--rows", choices=("some", "all"), default="some", help="--drift: rows to print")
     p.add_argument("--json", metavar="FILE", help="--drift: write every row to FILE")
     p.add_argument("--impl", default="hand", help="--golden verify: implementation to verify (default hand)")
