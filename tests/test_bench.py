@@ -148,6 +148,7 @@ def test_scaling_tables_and_plot(capsys, monkeypatch, tmp_path):
     (["--workload", "mnist"], "--workload"),
     (["--format", "xml"], "--format"),
     (["--skip", "everything"], "--skip"),
+    (["--torch-threads", "none"], "--torch-threads"),
     (["--scaling", "--workload", "digits"], "--scaling"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(argv, names):

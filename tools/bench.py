@@ -680,7 +680,8 @@ def header_lines(info, repeats):
     if "numpy" in info:
         parts.append(f"numpy {info['numpy']} (BLAS: {info['blas']})")
     if torch:
-        parts.append(f"torch {info['torch']} ({torch['intra_op']} intra-op, {torch['inter_op']} inter-op threads)")
+        chosen = f", {info['torch_threads_set_by']}" if "torch_threads_set_by" in info else ""
+        parts.append(f"torch {info['torch']} ({torch['intra_op']} intra-op, {torch['inter_op']} inter-op threads{chosen})")
     if "jax" in info:
         parts.append(f"jax {info['jax']} ({', '.join(info['jax_devices'])})")
     if info["thread_env"]:
@@ -797,6 +798,8 @@ def parser():
     p.add_argument("--skip", default="", metavar="LIST",
                    help="comma-separated: naive (the torch naive rows), c (the C loop), imports (import times), "
                         "wall (timing the default compare.py run)")
+    p.add_argument("--torch-threads", type=_arg(positive), default=None, metavar="N",
+                   help="torch.set_num_threads(N) for this run, said in the header (default: leave PyTorch's own choice)")
     p.add_argument("--full-naive", action="store_true",
                    help=f"run torch naive on every digit epoch (over a minute) instead of {NAIVE_DIGIT_EPOCHS}, scaled up")
     return p
@@ -839,7 +842,13 @@ def main(argv):
             missing.append(str(error))
     log = (lambda message: print(f"... {message}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda _: None)
 
+    if args.torch_threads is not None and "torch" in keys:
+        import torch
+        # Asked for on the command line, and shown in the header: PyTorch's pool is one of the costs measured.
+        torch.set_num_threads(args.torch_threads)
     report = {"machine": machine(keys), "repeats": args.repeats, "missing": missing}
+    if args.torch_threads is not None:
+        report["machine"]["torch_threads_set_by"] = f"--torch-threads {args.torch_threads}"
     with tempfile.TemporaryDirectory(prefix="nn-rosetta-bench-") as folder:
         c_loop = None
         if "c" not in skip:
