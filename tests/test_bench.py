@@ -116,6 +116,18 @@ def test_a_fast_path_is_timed_and_a_wrong_one_fails_the_run(capsys, monkeypatch)
     assert code == 1 and "numpy fast" in err
 
 
+def test_torch_threads_is_shown_and_put_back(capsys):
+    torch = pytest.importorskip("torch", reason="--torch-threads sets PyTorch's pool")
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    code, out, _ = run_bench(["--bench", "--workload", "glyphs", "--epochs", "1", "--repeats", "1", "--impls", "torch",
+                              "--skip", "c,naive,wall,imports", "--torch-threads", str(wanted), "--format", "json"], capsys)
+    assert code == 0
+    machine = json.loads(out)["machine"]
+    assert machine["torch_threads"]["intra_op"] == wanted and machine["torch_threads_set_by"] == f"--torch-threads {wanted}"
+    assert torch.get_num_threads() == before
+
+
 def test_timed_runs_leave_validation_as_it_was():
     check_train = validate.check_train
     with pytest.raises(RuntimeError):
