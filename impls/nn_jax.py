@@ -36,6 +36,7 @@ def sigmoid(z):
     return jax.nn.sigmoid(z)
 
 
+@jax.jit  # compiled as backward is, so predict and gradients round the forward pass alike
 def forward(net, x):
     """x: one sample (n_in,) or a batch (N, n_in) -> (h, p)."""
     W1, b1, W2, b2 = net["W1"], net["b1"], net["W2"], net["b2"]

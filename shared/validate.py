@@ -98,9 +98,11 @@ def check_targets(T, n, name="T", dtype="float64"):
         _number(t, f"{name}[{s}]", dtype)
 
 
-def check_lr(lr):
+def check_lr(lr, dtype="float64"):
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not _finite(lr) or lr <= 0:
         raise ValueError(f"learning rate is {lr!r:.40}: expected a positive finite number such as 0.1")
+    if dtype == "float32" and lr > FLOAT32_MAX:
+        raise ValueError(f"learning rate is {lr!r:.40}: expected a number float32 can hold (<= 3.4e38), or dtype float64")
 
 
 def check_epochs(epochs):
@@ -130,7 +132,7 @@ def check_train(params, X, T, lr, epochs, dtype="float64"):
     check_dtype(dtype)
     _, n_in = check_params(params, dtype=dtype)
     check_targets(T, check_inputs(X, n_in, dtype), dtype=dtype)
-    check_lr(lr)
+    check_lr(lr, dtype)
     check_epochs(epochs)
 
 
@@ -145,7 +147,7 @@ def check_train_many(networks, X, targets, lr, epochs, dtype="float64"):
     shapes = {check_params(params, f"networks[{k}]", dtype) for k, params in enumerate(networks)}
     if len(shapes) != 1:
         raise ValueError(f"networks have different shapes {sorted(shapes)}: expected one (H, n_in) for all")
-    check_lr(lr)
+    check_lr(lr, dtype)
     check_epochs(epochs)
     n = check_inputs(X, shapes.pop()[1], dtype)
     for k, T in enumerate(targets):
