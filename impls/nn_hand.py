@@ -107,7 +107,12 @@ def train(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
 def train_many(networks, X, targets, lr=0.1, epochs=1000, dtype="float64"):
     """Independent networks on the same X, network k on targets[k] (one-vs-rest) -> [(params, losses)]."""
     validate.check_train_many(networks, X, targets, lr, epochs, dtype)
-    return [train(params, X, T, lr, epochs, dtype) for params, T in zip(networks, targets)]
+    X = validate.plain(X)
+    results = []
+    for params, T in zip(networks, targets):
+        net, losses = fit(to_native(params, dtype), X, validate.plain(T), lr, epochs)
+        results.append((to_plain(net), losses))
+    return results
 
 
 def compute_dtype(dtype="float64"):

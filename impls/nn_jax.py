@@ -12,6 +12,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from shared import validate
 
@@ -23,8 +24,14 @@ def precision(dtype):
     return jax.enable_x64(dtype == "float64")
 
 
+def array(value, dtype):
+    # jnp.asarray walks nested Python lists one element at a time (over a second for the digit
+    # data); NumPy builds the array in one C loop and JAX takes it over whole.
+    return jnp.asarray(np.asarray(value, dtype=dtype))
+
+
 def to_native(params, dtype="float64"):
-    return {k: jnp.asarray(v, dtype=dtype) for k, v in params.items()}
+    return {k: array(v, dtype) for k, v in params.items()}
 
 
 def to_plain(net):
@@ -72,14 +79,14 @@ def predict(params, X, dtype="float64"):
     validate.check_predict(params, X, dtype)
     with precision(dtype):
         net = to_native(params, dtype)
-        return forward(net, jnp.asarray(X, dtype=dtype))[1].tolist()
+        return forward(net, array(X, dtype))[1].tolist()
 
 
 def gradients(params, x, t, dtype="float64"):
     validate.check_gradients(params, x, t, dtype)
     with precision(dtype):
         net = to_native(params, dtype)
-        return to_plain(backward(net, jnp.asarray(x, dtype=dtype), jnp.asarray(t, dtype=dtype)))
+        return to_plain(backward(net, array(x, dtype), array(t, dtype)))
 
 
 @functools.partial(jax.jit, static_argnames="epochs")
@@ -90,7 +97,8 @@ def fit(net, X, T, lr, epochs):
         return sgd_step(net, x, t, lr), None
 
     def epoch_step(net, _):
-        net, _ = jax.lax.scan(sample_step, net, (X, T))
+        # unroll=2: two SGD steps per loop iteration halve XLA's per-iteration cost (measured ~15%)
+        net, _ = jax.lax.scan(sample_step, net, (X, T), unroll=2)
         return net, mean_loss(net, X, T)
 
     return jax.lax.scan(epoch_step, net, length=epochs)
@@ -100,8 +108,7 @@ def train(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
     """Per-sample SGD in dataset order -> (trained params, losses[e] = mean (t - p)^2 after epoch e)."""
     validate.check_train(params, X, T, lr, epochs, dtype)
     with precision(dtype):
-        net, losses = fit(to_native(params, dtype), jnp.asarray(X, dtype=dtype),
-                          jnp.asarray(T, dtype=dtype), lr, epochs)
+        net, losses = fit(to_native(params, dtype), array(X, dtype), array(T, dtype), lr, epochs)
         return to_plain(net), losses.tolist()
 
 
@@ -115,7 +122,7 @@ def train_many(networks, X, targets, lr=0.1, epochs=1000, dtype="float64"):
     with precision(dtype):
         stacked = to_native({k: [params[k] for params in networks] for k in networks[0]}, dtype)
         fit_all = jax.vmap(functools.partial(fit, epochs=epochs), in_axes=(0, None, 0, None))
-        net, losses = fit_all(stacked, jnp.asarray(X, dtype=dtype), jnp.asarray(targets, dtype=dtype), lr)
+        net, losses = fit_all(stacked, array(X, dtype), array(targets, dtype), lr)
         plain = to_plain(net)
         return [({k: v[i] for k, v in plain.items()}, losses[i].tolist()) for i in range(len(networks))]
 

@@ -82,6 +82,11 @@ def check_inputs(X, n_in, dtype="float64"):
     if not rows:
         raise ValueError("X is empty: expected at least one sample")
     for s, row in enumerate(rows):
+        # The common case, a list of n_in Python floats, passes in one sweep (NaN and infinity
+        # survive a sum); anything else takes the loop below, which names what is wrong.
+        if (dtype == "float64" and type(row) is list and len(row) == n_in
+                and all(type(v) is float for v in row) and _finite(sum(row))):
+            continue
         row = _sequence(row, f"X[{s}]")
         if len(row) != n_in:
             raise ValueError(f"X[{s}] has {len(row)} values: expected {n_in}, one per input of W1")
