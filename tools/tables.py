@@ -104,7 +104,8 @@ def parse(argv):
         raise ValueError(f"unknown task {options.task!r}: choose one of {', '.join(glyphs.TASKS)}, digits")
     if options.hidden < 1:
         raise ValueError(f"hidden is {options.hidden}: expected a whole number >= 1 (hidden units)")
-    validate.check_lr(options.lr)
+    validate.check_dtype(options.dtype)
+    validate.check_lr(options.lr, options.dtype)
     validate.check_epochs(options.epochs)
     if options.epochs < 1:
         raise ValueError(f"epochs is {options.epochs}: expected a whole number >= 1")
