@@ -92,17 +92,17 @@ def document(networks, task, seed, dtype, settings=None):
     }
 
 
-def save(path, networks, task, seed, dtype="float64", settings=None):
-    """Write networks to path as JSON, atomically: a temporary file renamed into place."""
-    text = json.dumps(document(networks, task, seed, dtype, settings), indent=1, allow_nan=False)
+def write_atomic(path, data):
+    """Write text or bytes to path through a temporary file renamed into place, so whatever stops
+    the write (an error, Ctrl-C) leaves the file that was at path as it was. Every file the suite
+    writes goes through here: networks, tables, reports, pictures."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.write("\n")
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data if isinstance(data, bytes) else data.encode("utf-8"))
             file.flush()
             os.fsync(file.fileno())
         # mkstemp makes the file private (0600); give it the mode a plain open() would have.
@@ -111,10 +111,15 @@ def save(path, networks, task, seed, dtype="float64", settings=None):
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
-        # Whatever stopped the write (an error, Ctrl-C), the file at path is the one that was there.
         os.unlink(temporary)
         raise
     return path
+
+
+def save(path, networks, task, seed, dtype="float64", settings=None):
+    """Write networks to path as JSON, atomically (write_atomic)."""
+    text = json.dumps(document(networks, task, seed, dtype, settings), indent=1, allow_nan=False)
+    return write_atomic(path, text + "\n")
 
 
 def _reject_constant(name):

@@ -4,7 +4,6 @@ Never a timed assertion: these runs are tiny (2 epochs) and check what the bench
 """
 import json
 import math
-import shutil
 import statistics
 import subprocess
 import sys

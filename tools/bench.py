@@ -30,7 +30,6 @@ import contextlib
 import gc
 import importlib.util
 import json
-import math
 import os
 import platform
 import shutil
@@ -585,16 +584,8 @@ def plot_scaling(cells, path):
     by_hidden.legend(fontsize=8)
     figure.suptitle("nn-rosetta: float64 per-sample SGD, minimum over repeats", fontsize=10)
     figure.tight_layout()
-    # Written beside its final name and moved into place: an interrupted run leaves no half a PNG.
-    handle, partial = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(path))
-    os.close(handle)
-    try:
-        figure.savefig(partial, dpi=110)
-        os.replace(partial, path)
-    finally:
-        plt.close(figure)
-        if os.path.exists(partial):
-            os.remove(partial)
+    from tools import plots  # matplotlib's helpers, loaded only when a picture is drawn
+    plots.save_png(figure, path)
 
 
 # --- the machine -------------------------------------------------------------------------------

@@ -257,16 +257,8 @@ def write_picture(path, X_test, predicted, labels, side):
     more = f" (first {len(shown)} of {len(wrong)})" if len(wrong) > len(shown) else ""
     figure.suptitle(f"Misclassified test digits{more}: title = predicted/true", fontsize=11)
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    # Drawn to a temporary name and renamed, like every file this suite writes.
-    temporary = path + ".tmp.png"
-    try:
-        figure.savefig(temporary, dpi=100)
-        os.replace(temporary, path)
-    finally:
-        plt.close(figure)
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    from tools import plots  # matplotlib's helpers, loaded only when a picture is drawn
+    plots.save_png(figure, path, dpi=100)
     return len(shown), len(wrong)
 
 

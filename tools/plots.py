@@ -7,7 +7,8 @@ import io
 import math
 
 import impls
-from tools.tables import present, write_atomic
+from shared.store import write_atomic
+from tools.tables import present
 
 
 def plot_losses(run, path):
@@ -46,7 +47,15 @@ def plot_losses(run, path):
         axes.grid(alpha=0.3)
         axes.legend()
     figure.tight_layout()
+    return save_png(figure, path)
+
+
+def save_png(figure, path, dpi=110):
+    """A matplotlib figure to a PNG at path, atomically; the figure is closed either way."""
+    import matplotlib.pyplot as plt
     png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=110)
-    plt.close(figure)
+    try:
+        figure.savefig(png, format="png", dpi=dpi)
+    finally:
+        plt.close(figure)
     return write_atomic(path, png.getvalue())

@@ -59,6 +59,7 @@ from pathlib import Path
 
 import impls
 from shared import glyphs, validate
+from shared.store import write_atomic
 from shared.params import GROUPS, HIDDEN, SEED, group_values, init_params
 from tools import cli
 
@@ -749,18 +750,6 @@ def header(run):
     n_in = len(run["X"][0])
     return (f"nn-rosetta · task {c['task']} ({len(run['X'])} glyphs) · {n_in}-{c['hidden']}-1 · lr {c['lr']:g} · "
             f"{c['epochs']} epochs · seed {c['seed']} · {c['dtype']}")
-
-
-def write_atomic(path, text_or_bytes):
-    """Write then rename, so an interrupted run never leaves half a file."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    if isinstance(text_or_bytes, bytes):
-        partial.write_bytes(text_or_bytes)
-    else:
-        partial.write_text(text_or_bytes)
-    os.replace(partial, path)
-    return path
 
 
 def write_out(directory, run, tables, report, format):
