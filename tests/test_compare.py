@@ -21,6 +21,7 @@ import pytest
 
 import compare
 import impls
+from conftest import load
 from shared import glyphs
 from shared.params import GROUPS, init_params
 from tools import tables
@@ -381,8 +382,7 @@ def test_predict_shows_every_trained_networks_answer():
 
 @pytest.mark.parametrize("key", [k for k in impls.KEYS if k != "hand"])
 def test_float32_reports_what_was_computed_and_the_drift_from_float64_hand(key):
-    if key not in INSTALLED:
-        pytest.skip(str(pytest.raises(impls.MissingFramework, impls.get, key).value))
+    load(key)  # skips, naming the extra to install, where the framework is missing
     run, built = small_run("--dtype", "float32", "--impls", key)
     rows = by_name(built)["implementations"].set_index("impl")
     assert rows.loc["hand", "computed_dtype"] == "float64"  # the reference stays float64
