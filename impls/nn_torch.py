@@ -8,6 +8,7 @@ Every tensor may carry a leading axis K of stacked, independent networks (W1: (K
 train_many uses it to train the ten one-vs-rest digit networks in one pass over the data.
 """
 import torch
+from torch.fx.experimental.proxy_tensor import make_fx
 
 from shared import validate
 
@@ -119,36 +120,42 @@ def compute_dtype(dtype="float64"):
     return str(torch.zeros(1, dtype=DTYPES[dtype]).dtype).removeprefix("torch.")
 
 
-# --- Fast path --------------------------------------------------------------------------------
+# --- Fast path ---------------------------------------------------------------------------------
 # The same per-sample SGD with less machinery around each step; `python compare.py --bench`
-# measures what it buys. Most of a step's time here is PyTorch's fixed cost per operation and
-# per backward pass, not arithmetic, so the savings come from doing fewer of them.
+# measures what it buys. A step here costs PyTorch's fixed overheads, not arithmetic: autograd's
+# engine walks the recorded graph on every backward pass (~80 us), and each operation is
+# dispatched on its own (a few us). So the backward is derived once and the step replayed.
 
 
-def sgd_step_fast(net, x, t, lr):
-    """sgd_step without the optimizer: autograd.grad hands the gradients back (no .grad to clear)
-    and each tensor is updated in place with one fused w - lr * dw."""
-    weights = list(net.values())
-    grads = torch.autograd.grad(loss(net, x, t).sum(), weights)
-    with torch.no_grad():
-        for w, dw in zip(weights, grads):
-            w.sub_(dw, alpha=lr)
-    return net
+def sgd_step_traced(net, x, t, lr):
+    """One whole SGD step (forward, backward, update) traced once into a graph of plain tensor ops.
+
+    torch.func.grad has autograd derive dL/dtheta, as backward() does; make_fx records the ops that
+    forward, that derivative and the update run, for these shapes and this lr. Replaying the graph
+    for each sample skips what eager autograd repeats every step: recording the graph and walking
+    it back (about 2x a step here). It is what torch.compile captures before it generates code.
+    """
+    def step(net, x, t):
+        dL_dtheta = torch.func.grad(lambda net: loss(net, x, t).sum())(net)
+        return {k: torch.add(w, dL_dtheta[k], alpha=-lr) for k, w in net.items()}
+    return make_fx(step)(net, x, t)
 
 
 def fit_fast(net, X, T, lr, epochs):
-    """fit with sgd_step_fast, the samples split into tensors once rather than every epoch, and
+    """fit with sgd_step_traced, under inference_mode (no autograd bookkeeping on any tensor), and
     one thread: tensors this small gain nothing from a pool, and on a busy machine every product
     waits for the pool's other thread. The caller's thread count is put back afterwards."""
+    net = {k: w.detach() for k, w in net.items()}
     samples = list(zip(X.unbind(), T.unbind()))
+    step = sgd_step_traced(net, *samples[0], lr)
     losses = []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for _ in range(epochs):
-            for x, t in samples:
-                sgd_step_fast(net, x, t, lr)
-            with torch.no_grad():
+        with torch.inference_mode():
+            for _ in range(epochs):
+                for x, t in samples:
+                    net = step(net, x, t)  # a new dict of new tensors, as JAX's sgd_step returns
                 losses.append(mean_loss(net, X, T).tolist())
     finally:
         torch.set_num_threads(threads)
