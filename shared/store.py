@@ -92,11 +92,41 @@ def document(networks, task, seed, dtype, settings=None):
     }
 
 
+def check_file_path(path, what="the file"):
+    """ValueError, before any work is done, if a file cannot be written at path; its folders are
+    made on write. what names the option in the message ("--save", "--json")."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path} is a folder: expected a file name, such as {os.path.join(path, 'out.json')}")
+    _check_folders(os.path.dirname(os.path.abspath(path)), what, path)
+    return path
+
+
+def check_folder_path(path, what="the folder"):
+    """ValueError, before any work is done, if path cannot be (made into) a folder to write in."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{what} {path} is a file: expected a folder (it is made if missing)")
+    _check_folders(os.path.abspath(path), what, path)
+    return path
+
+
+def _check_folders(folder, what, path):
+    # The nearest part of the path that exists must be a folder this process may write in.
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{what} {path} goes through {existing}, which is a file: expected a path in a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path}: no permission to write in {existing}: choose a folder you can write to")
+
+
 def write_atomic(path, data):
     """Write text or bytes to path through a temporary file renamed into place, so whatever stops
     the write (an error, Ctrl-C) leaves the file that was at path as it was. Every file the suite
     writes goes through here: networks, tables, reports, pictures."""
-    path = os.fspath(path)
+    path = check_file_path(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")

@@ -175,6 +175,10 @@ BROKEN = {
         import impls.nn_hand
         1 / 0
         """, "protocol", "raised ZeroDivisionError"),
+    "exits_at_import": ("""
+        import sys
+        sys.exit(3)
+        """, "protocol", "raised SystemExit: 3"),
     "modifies_params": ("""
         from impls.nn_hand import predict, gradients
         from impls.nn_hand import train as _train
@@ -203,6 +207,15 @@ def test_unknown_path_is_a_one_line_usage_error(capsys):
     assert compare.main(["--check", "no/such/impl.py"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such file" in err
+
+
+@pytest.mark.parametrize("name, message", [("impl.txt", "is not a .py file"), ("folder", "is a folder")])
+def test_a_path_that_is_not_a_python_file_is_a_one_line_usage_error(tmp_path, capsys, name, message):
+    path = tmp_path / name
+    path.mkdir() if name == "folder" else path.write_text("def predict(params, X): pass\n")
+    assert compare.main(["--check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
 def test_rtol_without_atol_is_a_usage_error(capsys):

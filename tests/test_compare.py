@@ -366,6 +366,15 @@ def test_out_writes_every_table_the_report_and_the_plot(tmp_path):
     assert stderr.count("wrote ") == len(names)
 
 
+def test_plot_without_out_writes_into_out_not_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, stderr = run_main(["--epochs", "3", "--impls", "numpy", "--jobs", "0", "--plot"])
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["losses.png", "out"]
+    assert (tmp_path / "out" / "losses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wrote out/losses.png" in stderr
+
+
 # --- --predict, float32 -------------------------------------------------------------------------
 
 def test_predict_shows_every_trained_networks_answer():
@@ -498,6 +507,11 @@ BAD = [
     (["--dtype", "float16"], "dtype is 'float16': expected one of float64, float32"),
     (["--format", "xml"], "argument --format: invalid choice"),
     (["--lr", "fast"], "argument --lr: invalid float value"),
+    (["--out", "README.md"], "--out README.md is a file: expected a folder"),
+    (["--out", "README.md/tables"], "--out README.md/tables goes through"),
+    (["--golden", "verify", "no/such/trace.json"], "no/such/trace.json: no such file"),
+    (["--golden", "write", "."], "--golden write . is a folder: expected a file name"),
+    (["--drift", "numpy", "--json", "."], "--json . is a folder: expected a file name"),
 ]
 
 
@@ -513,6 +527,16 @@ def test_bad_arguments_from_the_command_line_have_no_traceback():
     done = subprocess.run([sys.executable, str(ROOT / "compare.py"), "--lr", "-1"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "compare.py: error: learning rate is -1.0: expected a positive finite number such as 0.1\n"
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    # compare.py ... | head -1 closes the pipe early: here it is closed before compare.py writes at all.
+    process = subprocess.Popen([sys.executable, "compare.py", "--epochs", "2", "--impls", "hand", "--jobs", "0"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait() == 1
+    assert stderr == ""
 
 
 # --- workers and the progress bar -----------------------------------------------------------------

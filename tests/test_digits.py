@@ -250,6 +250,9 @@ def test_agreement_verdict_catches_a_drifted_parameter_or_a_changed_prediction()
     # float32 beside a float64 reference: its rounding is expected, its predictions are still held.
     assert experiment.agrees(dict(row, dtype="float32", max_param_diff=1e-5), "float64")
     assert not experiment.agrees(dict(row, dtype="float32", same_predictions=598), "float64")
+    # float32 beside a float32 reference of another framework: the same, whoever is the reference.
+    assert experiment.agrees(dict(row, dtype="float32", max_param_diff=5e-7), "float32")
+    assert not experiment.agrees(dict(row, dtype="float32", same_predictions=598), "float32")
 
 
 # --- the command line ---------------------------------------------------------------------------------
@@ -301,6 +304,11 @@ def test_usps_file_runs_end_to_end(capsys, tmp_path):
     (["--widths", "1,x"], "--widths is '1,x'"),
     (["--usps-test", "usps.t"], "--usps-test needs --usps FILE"),
     (["--epochs", "many"], "argument --epochs: invalid int value: 'many'"),
+    (["--epochs", "0"], "--epochs is 0: expected a whole number >= 1"),
+    (["--predict", "x"], "(python compare.py --task digits --help lists the options)"),
+    (["--save", "."], "--save . is a folder: expected a file name"),
+    (["--out", "README.md"], "--out README.md is a file: expected a folder"),
+    (["--out", "README.md/sub"], "goes through"),
 ])
 def test_cli_mistakes_are_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)

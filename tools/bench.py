@@ -40,7 +40,7 @@ import tempfile
 import time
 
 import impls
-from shared import glyphs, validate
+from shared import glyphs, store, validate
 from shared.params import flatten, init_networks, init_params
 from tools.cli import Parser
 
@@ -820,7 +820,7 @@ def main(argv):
     plot_path = None
     if args.scaling:
         # Made before anything is imported or measured, so a bad --out fails in a second, not after the run.
-        os.makedirs(args.out, exist_ok=True)
+        os.makedirs(store.check_folder_path(args.out, "--out"), exist_ok=True)
         plot_path = os.path.join(args.out, "scaling.png")
     explicit = args.impls != parser().get_default("impls")
     keys, missing = [], []

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import impls
+from shared import store
 from shared.glyphs import TASKS, dataset
 from shared.params import GROUPS, SEED, init_params
 from tools.cli import Parser
@@ -76,9 +77,14 @@ def load(spec):
         return spec, impls.get(spec)
     if spec.endswith(".py") or "/" in spec or "\\" in spec:
         path = Path(spec)
+        if path.is_dir():
+            raise ValueError(f"{spec} is a folder: give the .py file of your implementation inside it")
         if not path.is_file():
             raise ValueError(f"{spec}: no such file: give a .py file, a dotted module name, or one of "
                              f"{', '.join(impls.KEYS)}")
+        if path.suffix != ".py":
+            raise ValueError(f"{spec} is not a .py file: give a Python source file ending in .py, "
+                             "or a dotted module name")
         name = f"nn_rosetta_checked_{path.stem}_{abs(hash(str(path.resolve())))}"
         module_spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(module_spec)
@@ -87,7 +93,7 @@ def load(spec):
         sys.path.insert(0, str(path.resolve().parent))
         try:
             module_spec.loader.exec_module(module)
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() at import is the module's failure too
             sys.modules.pop(name, None)
             raise Broken(f"importing {spec} raised {describe(error)}") from None
         finally:
@@ -97,14 +103,14 @@ def load(spec):
         found = importlib.util.find_spec(spec) is not None
     except (ModuleNotFoundError, ValueError):  # a parent package that does not exist, or an empty name
         found = False
-    except Exception as error:  # a parent package that exists and fails to import
+    except (Exception, SystemExit) as error:  # a parent package that exists and fails to import
         raise Broken(f"importing {spec} raised {describe(error)}") from None
     if not found:
         raise ValueError(f"{spec}: no such module or file: give a .py file, a dotted module name, or one of "
                          f"{', '.join(impls.KEYS)}")
     try:
         return spec, importlib.import_module(spec)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         raise Broken(f"importing {spec} raised {describe(error)}") from None
 
 
@@ -153,7 +159,7 @@ class Subject:
             fn = getattr(self.module, "compute_dtype", None)
             try:
                 self._compute_dtype = str(fn(self.dtype)) if callable(fn) else None
-            except Exception as error:
+            except (Exception, SystemExit) as error:  # a sys.exit() inside is the module's failure too
                 self._compute_dtype = f"unknown (compute_dtype() raised {describe(error)})"
         return self._compute_dtype
 
@@ -986,14 +992,8 @@ def drift_main(args):
 
 
 def write_text(path, text):
-    """Write whole or not at all: a temporary file renamed into place, never a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write whole or not at all (store.write_atomic): never a half-written file."""
+    store.write_atomic(path, text)
 
 
 def write_json(path, data):
@@ -1052,6 +1052,8 @@ def main(argv):
             raise ValueError(f"--epochs {args.epochs}: expected a whole number >= 1")
         return check_main(args)
     if args.drift is not None:
+        if args.json:  # checked before the run, so a bad path fails now and not after it
+            store.check_file_path(args.json, "--json")
         return drift_main(args)
     from tools import golden
     return golden.main(args)

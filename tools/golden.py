@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import impls
+from shared import store
 from shared.glyphs import dataset
 from shared.params import GROUPS, SEED, init_params
 from tools import check
@@ -93,6 +94,8 @@ def dumps(data):
 def read(path=PATH):
     """The trace at path, or ValueError naming what is wrong with the file."""
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file: give the trace that python compare.py --golden write made")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as error:
@@ -167,6 +170,7 @@ def main(args):
     if not rest:
         path = Path(os.path.relpath(PATH)) if not os.path.relpath(PATH).startswith("..") else PATH
     if action == "write":
+        store.check_file_path(path, "--golden write")
         data = trace()
         text = dumps(data)
         check.write_text(path, text)

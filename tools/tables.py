@@ -59,6 +59,7 @@ from pathlib import Path
 
 import impls
 from shared import glyphs, validate
+from shared import store
 from shared.store import write_atomic
 from shared.params import GROUPS, HIDDEN, SEED, group_values, init_params
 from tools import cli
@@ -92,7 +93,7 @@ def parse(argv):
     add("--dtype", default="float64", help="float64 (default) or float32; hand computes in float64 always")
     add("--format", default="text", choices=FORMATS, help="text (default), markdown, csv or json")
     add("--out", metavar="DIR", help="also write the report, every table as CSV and the plot into DIR")
-    add("--plot", action="store_true", help="losses.png: loss curves, and |diff| from hand per epoch")
+    add("--plot", action="store_true", help="losses.png (in --out, else out/): loss curves, and |diff| from hand per epoch")
     add("--predict", metavar="GLYPH", help="a 3x3 glyph such as 010/010/010 for every trained network")
     add("--jobs", type=int, help="worker processes at a time (default: one per core; 0: all in this process)")
     options = parser.parse_args(argv)
@@ -118,8 +119,8 @@ def parse(argv):
         options.jobs = min(len(options.keys), cpu_count())
     elif options.jobs < 0:
         raise ValueError(f"jobs is {options.jobs}: expected 0 (run in this process) or more worker processes")
-    if options.out is not None and Path(options.out).exists() and not Path(options.out).is_dir():
-        raise ValueError(f"--out {options.out!r} is a file: expected a directory (it is created if missing)")
+    if options.out is not None or options.plot:  # checked before the run, so a bad path fails now
+        store.check_folder_path(options.out or "out", "--out")
     return options
 
 
@@ -774,7 +775,8 @@ def main(argv):
         written += write_out(options.out, run, tables, report, options.format)
     if options.plot or options.out is not None:
         from tools import plots
-        written.append(plots.plot_losses(run, Path(options.out or ".") / "losses.png"))
+        # Without --out the picture goes to out/, beside the other commands' output, not into the checkout.
+        written.append(plots.plot_losses(run, Path(options.out or "out") / "losses.png"))
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
     return 0
