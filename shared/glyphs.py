@@ -83,8 +83,14 @@ def read_out(task, p):
     return int(p >= 0.5) if task == "is-one" else round(p * 10)
 
 
+def draw_side_by_side(glyphs, indent="    "):
+    """Several glyphs in text, one beside the other: three lines."""
+    pictures = [draw(parse_glyph(glyph)).splitlines() for glyph in glyphs]
+    return "\n".join(indent + "  ".join(rows) for rows in zip(*pictures))
+
+
 if __name__ == "__main__":
+    # Each digit's ways of being written, in dataset order (see the module docstring).
     for digit, glyphs in GLYPHS.items():
-        print(f"{digit}: {len(glyphs)} way(s)")
-        for glyph in glyphs:
-            print(draw(parse_glyph(glyph)), end="\n\n")
+        print(f"{digit} ({len(glyphs)} way{'s' if len(glyphs) > 1 else ''})")
+        print(draw_side_by_side(glyphs), end="\n\n")

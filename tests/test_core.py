@@ -77,6 +77,7 @@ def test_glyph_text_round_trips_and_draws():
     for glyph in [g for variants in glyphs.GLYPHS.values() for g in variants]:
         assert glyphs.glyph_text(glyphs.parse_glyph(glyph)) == glyph
     assert glyphs.draw(glyphs.parse_glyph("010/010/010")) == ".#.\n.#.\n.#."
+    assert glyphs.draw_side_by_side(["100/100/000", "011/001/001"], indent="") == "#..  .##\n#..  ..#\n...  ..#"
 
 
 @pytest.mark.parametrize("bad", ["010/010", "010/010/01", "012/010/010", "", "abc/def/ghi"])

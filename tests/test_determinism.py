@@ -117,17 +117,26 @@ JAX_SCRIPT = """
 import json, jax
 flags = [jax.config.jax_enable_x64]
 import impls
+from shared.params import init_params
 from tests.test_determinism import run_all
 impl = impls.get("jax")
 flags.append(jax.config.jax_enable_x64)
 runs = {dtype: run_all(impl, dtype, many=False) for dtype in ("float64", "float32")}
 flags.append(jax.config.jax_enable_x64)
 flags.append(str(jax.numpy.zeros(1).dtype))
-print(json.dumps({"runs": runs, "flags": flags}))
+with impl.precision("float64"):  # did fit's loops compile whole (nn_jax.SMALL_LOOPS), or op by op?
+    X = impl.array([[0.0] * 9] * 18, "float64")
+    compiled = impl.fit.lower(impl.to_native(init_params(9, 9), "float64"), X, X[:, 0], 0.1, epochs=3).compile()
+whole = "xla_cpu_small_call" in compiled.as_text()
+print(json.dumps({"runs": runs, "flags": flags, "loops_compiled_whole": whole}))
 """
 XLA_THREADS = {
     1: "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
     2: "--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=2",
+    # One thread, and XLA's own limit for compiling a loop whole (1 kB) instead of nn_jax's: the
+    # caller's setting is kept, and the loops run op by op.
+    "op by op": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
+                "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=1024",
 }
 
 
@@ -154,6 +163,14 @@ def test_jax_results_do_not_depend_on_xla_threads(jax_runs, dtype):
     # train_many is left out of these fresh Pythons to keep them cheap: it runs the same compiled
     # fit under vmap, and the same-process test above covers its run-to-run bits.
     assert_close_runs(jax_runs[1]["runs"][dtype], jax_runs[2]["runs"][dtype], dtype, "jax")
+
+
+def test_jax_loops_compiled_whole_agree_with_op_by_op(jax_runs):
+    # nn_jax.SMALL_LOOPS changes how XLA runs the training loops, for speed: float64 keeps every
+    # bit; float32 code generated for a whole loop may round a last bit differently.
+    assert jax_runs[1]["loops_compiled_whole"] and not jax_runs["op by op"]["loops_compiled_whole"]
+    assert jax_runs[1]["runs"]["float64"] == jax_runs["op by op"]["runs"]["float64"]
+    assert_close_runs(jax_runs[1]["runs"]["float32"], jax_runs["op by op"]["runs"]["float32"], "float32", "jax")
 
 
 def test_importing_and_using_jax_impl_leaves_64_bit_mode_off(jax_runs):
