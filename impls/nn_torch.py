@@ -7,6 +7,9 @@
 Every tensor may carry a leading axis K of stacked, independent networks (W1: (K, H, n_in)):
 train_many uses it to train the ten one-vs-rest digit networks in one pass over the data.
 """
+import contextlib
+import functools
+
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
@@ -108,9 +111,14 @@ def train_many(networks, X, targets, lr=0.1, epochs=1000, dtype="float64"):
     step costs one forward and one backward for all of them; the steps are fit_fast's.
     """
     validate.check_train_many(networks, X, targets, lr, epochs, dtype)
+    return fit_stacked(fit_fast, networks, X, targets, lr, epochs, dtype)
+
+
+def fit_stacked(fit, networks, X, targets, lr, epochs, dtype):
+    """The networks stacked on a leading axis, trained together by fit, and unstacked."""
     stacked = to_native({k: [params[k] for params in networks] for k in networks[0]}, dtype)
     T = torch.tensor(validate.plain(targets), dtype=DTYPES[dtype]).T  # (N, K): row s holds every network's target for sample s
-    net, losses = fit_fast(stacked, torch.tensor(validate.plain(X), dtype=DTYPES[dtype]), T, lr, epochs)
+    net, losses = fit(stacked, torch.tensor(validate.plain(X), dtype=DTYPES[dtype]), T, lr, epochs)
     plain = to_plain(net)
     return [({k: v[i] for k, v in plain.items()}, [epoch[i] for epoch in losses])
             for i in range(len(networks))]
@@ -127,38 +135,47 @@ def compute_dtype(dtype="float64"):
 # dispatched on its own (a few us). So the backward is derived once and the step replayed.
 
 
+def sgd_step_functional(net, x, t, lr):
+    """sgd_step as a pure function of tensors: torch.func.grad has autograd derive dL/dtheta, as
+    backward() does, and the update builds new tensors, as JAX's sgd_step does."""
+    dL_dtheta = torch.func.grad(lambda net: loss(net, x, t).sum())(net)
+    return {k: torch.add(w, dL_dtheta[k], alpha=-lr) for k, w in net.items()}
+
+
 def sgd_step_traced(net, x, t, lr):
     """One whole SGD step (forward, backward, update) traced once into a graph of plain tensor ops.
 
-    torch.func.grad has autograd derive dL/dtheta, as backward() does; make_fx records the ops that
-    forward, that derivative and the update run, for these shapes and this lr. Replaying the graph
-    for each sample skips what eager autograd repeats every step: recording the graph and walking
-    it back (about 2x a step here). It is what torch.compile captures before it generates code.
+    make_fx records the ops that sgd_step_functional runs, for these shapes and this lr. Replaying
+    the graph for each sample skips what eager autograd repeats every step: recording the graph and
+    walking it back (about 2x a step here). It is what torch.compile captures before it generates code.
     """
-    def step(net, x, t):
-        dL_dtheta = torch.func.grad(lambda net: loss(net, x, t).sum())(net)
-        return {k: torch.add(w, dL_dtheta[k], alpha=-lr) for k, w in net.items()}
-    return make_fx(step)(net, x, t)
+    return make_fx(functools.partial(sgd_step_functional, lr=lr))(net, x, t)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """PyTorch on one thread, the caller's thread count put back afterwards: tensors this small gain
+    nothing from a pool, and on a busy machine every product waits for the pool's other thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def fit_fast(net, X, T, lr, epochs):
-    """fit with sgd_step_traced, under inference_mode (no autograd bookkeeping on any tensor), and
-    one thread: tensors this small gain nothing from a pool, and on a busy machine every product
-    waits for the pool's other thread. The caller's thread count is put back afterwards."""
+    """fit with sgd_step_traced, on one thread and under inference_mode (no autograd bookkeeping on
+    any tensor: the gradient is already part of the traced graph)."""
     net = {k: w.detach() for k, w in net.items()}
     samples = list(zip(X.unbind(), T.unbind()))
     step = sgd_step_traced(net, *samples[0], lr)
     losses = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.inference_mode():
-            for _ in range(epochs):
-                for x, t in samples:
-                    net = step(net, x, t)  # a new dict of new tensors, as JAX's sgd_step returns
-                losses.append(mean_loss(net, X, T).tolist())
-    finally:
-        torch.set_num_threads(threads)
+    with one_thread(), torch.inference_mode():
+        for _ in range(epochs):
+            for x, t in samples:
+                net = step(net, x, t)  # a new dict of new tensors, as JAX's sgd_step returns
+            losses.append(mean_loss(net, X, T).tolist())
     return net, losses
 
 
@@ -168,3 +185,55 @@ def train_fast(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
     net, losses = fit_fast(to_native(params, dtype), torch.tensor(validate.plain(X), dtype=DTYPES[dtype]),
                            torch.tensor(validate.plain(T), dtype=DTYPES[dtype]), lr, epochs)
     return to_plain(net), losses
+
+
+# --- Compiled path -----------------------------------------------------------------------------
+# torch.compile goes past the fast path: it captures a run of SGD steps, each derived by autograd as
+# above, and generates C++ for them (TorchInductor), so a step costs a few us and no Python. The
+# price is compiling, once per shape and lr: about 25 s the first time on a 2-core machine, a few
+# seconds once Inductor's on-disk cache holds the result. So it sits beside the fast path, for runs
+# long enough to pay that back (python compare.py --bench), and it needs a C++ compiler.
+
+CHUNK = 18  # SGD steps per compiled call: a glyph epoch whole; longer chunks compile slower and run no faster
+
+
+def sgd_steps(net, X, T, lr):
+    """len(X) SGD steps in dataset order: torch.compile unrolls the loop into one program."""
+    for x, t in zip(X.unbind(), T.unbind()):
+        net = sgd_step_functional(net, x, t, lr)
+    return net
+
+
+def fit_compiled(net, X, T, lr, epochs):
+    """fit_fast with an epoch's steps in compiled chunks of CHUNK samples. The samples that do not
+    fill a last chunk go through sgd_step_traced, so any dataset size needs one compiled program."""
+    net = {k: w.detach() for k, w in net.items()}
+    size = min(CHUNK, len(X))
+    whole = len(X) - len(X) % size
+    chunks = list(zip(X[:whole].split(size), T[:whole].split(size)))
+    tail = list(zip(X[whole:].unbind(), T[whole:].unbind()))
+    steps = torch.compile(sgd_steps, fullgraph=True, dynamic=False)
+    step = sgd_step_traced(net, X[0], T[0], lr)
+    losses = []
+    with one_thread(), torch.inference_mode():
+        for _ in range(epochs):
+            for X_chunk, T_chunk in chunks:
+                net = steps(net, X_chunk, T_chunk, lr)
+            for x, t in tail:
+                net = step(net, x, t)
+            losses.append(mean_loss(net, X, T).tolist())
+    return net, losses
+
+
+def train_compiled(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
+    """train through fit_compiled: the same protocol and results to rounding; worth its compile time on long runs."""
+    validate.check_train(params, X, T, lr, epochs, dtype)
+    net, losses = fit_compiled(to_native(params, dtype), torch.tensor(validate.plain(X), dtype=DTYPES[dtype]),
+                               torch.tensor(validate.plain(T), dtype=DTYPES[dtype]), lr, epochs)
+    return to_plain(net), losses
+
+
+def train_many_compiled(networks, X, targets, lr=0.1, epochs=1000, dtype="float64"):
+    """train_many through fit_compiled: the ten digit networks stacked, their steps compiled."""
+    validate.check_train_many(networks, X, targets, lr, epochs, dtype)
+    return fit_stacked(fit_compiled, networks, X, targets, lr, epochs, dtype)

@@ -4,7 +4,9 @@ Order of the checks: the shared data and start, then gradients (against hand, an
 finite differences, an oracle that derives nothing), then one SGD step, then whole training runs.
 """
 import math
+import os
 import random
+import shutil
 import subprocess
 import sys
 
@@ -319,3 +321,37 @@ def test_fast_paths_equal_hand(key, hand_runs, task):
     want_params, want_losses, _ = hand_runs[task]
     assert_params_close(trained, want_params, TRAIN_TOL, TRAIN_TOL)
     assert all(close(g, w, TRAIN_TOL, TRAIN_TOL) for g, w in zip(losses, want_losses))
+
+
+def compiler_or_skip():
+    """torch.compile generates C++ and builds it with the system's compiler; without one, say so."""
+    if not any(shutil.which(cxx) for cxx in (os.environ.get("CXX", "g++"), "g++", "c++", "clang++")):
+        pytest.skip("torch.compile needs a C++ compiler (g++ or clang++) and none is on PATH")
+
+
+@pytest.mark.parametrize("task", glyphs.TASKS)
+def test_compiled_path_equals_hand(hand_runs, task):
+    torch_impl = load("torch")
+    compiler_or_skip()
+    X, T, _ = glyphs.dataset(task)
+    trained, losses = torch_impl.train_compiled(init_params(), X, T)
+    want_params, want_losses, _ = hand_runs[task]
+    assert len(losses) == len(want_losses)
+    assert_params_close(trained, want_params, TRAIN_TOL, TRAIN_TOL)
+    assert all(close(g, w, TRAIN_TOL, TRAIN_TOL) for g, w in zip(losses, want_losses))
+
+
+def test_compiled_many_with_a_part_chunk_equals_hand(hand):
+    torch_impl = load("torch")
+    compiler_or_skip()
+    X, T, labels = glyphs.dataset("is-one")
+    # 23 samples: one compiled chunk of 18, then 5 that go through the traced step, in that order.
+    X, T, labels = X + X[:5], T + T[:5], labels + labels[:5]
+    assert len(X) % torch_impl.CHUNK == 5
+    networks = init_networks(3, N_IN, 4, SEED)
+    targets = [T, [1.0 if d == 7 else 0.0 for d in labels], [1.0 if d == 0 else 0.0 for d in labels]]
+    results = torch_impl.train_many_compiled(networks, X, targets, lr=0.1, epochs=20)
+    for params, T_k, (trained, losses) in zip(networks, targets, results):
+        want, want_losses = hand.train(params, X, T_k, lr=0.1, epochs=20)
+        assert_params_close(trained, want, TRAIN_TOL, TRAIN_TOL)
+        assert all(close(g, w, TRAIN_TOL, TRAIN_TOL) for g, w in zip(losses, want_losses))

@@ -80,7 +80,7 @@ NUMPY_OVER_HAND_DIGITS_MIN = 3.0
 DEFAULT_RUN_MAX_S = 6.0
 
 WORKLOADS = ("glyphs", "digits")
-SKIPPABLE = ("naive", "c", "imports", "wall")
+SKIPPABLE = ("naive", "compiled", "c", "imports", "wall")
 FORMATS = ("text", "markdown", "json")
 
 
@@ -424,9 +424,10 @@ def variants(keys, workload, skip):
     for key in keys:
         module = impls.get(key)
         rows.append((key, key, "impl", getattr(module, function_name)))
-        fast = getattr(module, function_name + "_fast", None)
-        if callable(fast):
-            rows.append((f"{key} fast", key, "fast", fast))
+        for kind in ("fast", "compiled"):
+            beside = getattr(module, f"{function_name}_{kind}", None)
+            if callable(beside) and kind not in skip:
+                rows.append((f"{key} {kind}", key, kind, beside))
         if key == "torch" and "naive" not in skip:
             naive = naive_torch_train_many if workload["many"] else naive_torch_train
             rows.append(("torch naive", key, "naive", naive))
@@ -436,7 +437,7 @@ def variants(keys, workload, skip):
 def measure_workload(workload, keys, repeats, skip, c_loop, imports, full_naive, log):
     """Every row of one workload's table, ratios taken within this run."""
     epochs, n_steps = workload["epochs"], steps(workload)
-    rows = []
+    rows, failed = [], []
     reference = None
     validation = validation_time(workload, repeats)
     with inputs_checked_once():
@@ -460,8 +461,17 @@ def measure_workload(workload, keys, repeats, skip, c_loop, imports, full_naive,
                     row["note"] = "timed once"
             else:
                 skipped_before = SkippedChecks.count
-                first, results = timed(caller(function, workload))
-                calls = 1 if first >= SLOW_S else repeats
+                try:
+                    first, results = timed(caller(function, workload))
+                except Exception as error:
+                    if kind != "compiled":
+                        raise
+                    # torch.compile needs a working C++ compiler: without one this row is left out, said why.
+                    reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+                    failed.append(f"{name}: not timed, its first call failed ({type(error).__name__}: {reason})")
+                    continue
+                # A compiled row's first call is mostly compiling: its steady calls are short, so all are timed.
+                calls = 1 if first >= SLOW_S and kind != "compiled" else repeats
                 times, cpu = [], []
                 for _ in range(calls):
                     times.append(timed(caller(function, workload))[0])
@@ -472,6 +482,8 @@ def measure_workload(workload, keys, repeats, skip, c_loop, imports, full_naive,
                 row["warmup_s"] = max(0.0, first - row["train_s"]["median"])
                 if calls < repeats:
                     row["note"] = f"over {SLOW_S:g} s: timed once after the first call"
+                if kind == "compiled":
+                    row["note"] = "warm-up is torch.compile (longest on a cold Inductor cache)"
                 if SkippedChecks.count == skipped_before:
                     row["note"] = "; ".join(filter(None, [row["note"], "times include its own input validation"]))
             if results is not None:
@@ -494,10 +506,10 @@ def measure_workload(workload, keys, repeats, skip, c_loop, imports, full_naive,
         row["ratio_hand"] = row["train_s"]["min"] / hand["train_s"]["min"] if hand else None
         row["ratio_c"] = row["train_s"]["min"] / c_row["train_s"]["min"] if c_row else None
     return {"name": workload["name"], "title": workload["title"], "epochs": epochs, "steps": n_steps,
-            "validation_s": validation, "rows": rows}
+            "validation_s": validation, "rows": rows, "failed": failed}
 
 
-def best(rows, impl, kinds=("impl", "fast")):
+def best(rows, impl, kinds=("impl", "fast", "compiled")):
     """The fastest row of an implementation among the given kinds, or None."""
     found = [r for r in rows if r["impl"] == impl and r["kind"] in kinds]
     return min(found, key=lambda r: r["train_s"]["min"]) if found else None
@@ -707,7 +719,7 @@ def render(report, fmt):
                       f"{result['steps']:,} steps", ""]
         lines += table(HEADERS, [row_cells(r) for r in result["rows"]], markdown)
         lines += ["", f"input validation (shared.validate, once per call, not in the times above): "
-                      f"{seconds(result['validation_s']['min'])}"]
+                      f"{seconds(result['validation_s']['min'])}", *result.get("failed", [])]
     if report.get("targets"):
         lines += ["", f"{'### ' if markdown else ''}issue 6 targets, from this run", ""]
         lines += table(("measured", "value", "target", "met"),
@@ -788,7 +800,8 @@ def parser():
     p.add_argument("--out", default=os.path.join("out", "bench"), metavar="DIR", help="where --scaling writes its plot")
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--skip", default="", metavar="LIST",
-                   help="comma-separated: naive (the torch naive rows), c (the C loop), imports (import times), "
+                   help="comma-separated: naive (the torch naive rows), compiled (the torch.compile rows, "
+                        "which compile for ~25 s a shape on a cold cache), c (the C loop), imports (import times), "
                         "wall (timing the default compare.py run)")
     p.add_argument("--torch-threads", type=_arg(positive), default=None, metavar="N",
                    help="torch.set_num_threads(N) for this run, said in the header (default: leave PyTorch's own choice)")
