@@ -139,7 +139,9 @@ def sgd_step_functional(net, x, t, lr):
     """sgd_step as a pure function of tensors: torch.func.grad has autograd derive dL/dtheta, as
     backward() does, and the update builds new tensors, as JAX's sgd_step does."""
     dL_dtheta = torch.func.grad(lambda net: loss(net, x, t).sum())(net)
-    return {k: torch.add(w, dL_dtheta[k], alpha=-lr) for k, w in net.items()}
+    # Written out, not torch.add(w, g, alpha=-lr): TorchInductor folds that add into the outer
+    # product's mm and drops alpha (pytorch/pytorch#196577), so compiled, W1 moved by +g at H = 1.
+    return {k: w - lr * dL_dtheta[k] for k, w in net.items()}
 
 
 def sgd_step_traced(net, x, t, lr):
@@ -195,6 +197,10 @@ def train_fast(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
 # long enough to pay that back (python compare.py --bench), and it needs a C++ compiler.
 
 CHUNK = 18  # SGD steps per compiled call: a glyph epoch whole; longer chunks compile slower and run no faster
+# Dynamo compiles sgd_steps anew for each shape and dtype, and by default refuses (fullgraph) past
+# 8 versions of one function; a test suite or a sweep over widths needs more. Raised only while
+# fit_compiled runs, so other torch.compile users in the process keep PyTorch's limit.
+RECOMPILE_LIMIT = 64
 
 
 def sgd_steps(net, X, T, lr):
@@ -214,11 +220,12 @@ def fit_compiled(net, X, T, lr, epochs):
     tail = list(zip(X[whole:].unbind(), T[whole:].unbind()))
     steps = torch.compile(sgd_steps, fullgraph=True, dynamic=False)
     step = sgd_step_traced(net, X[0], T[0], lr)
+    lr_input = torch.tensor(lr, dtype=X.dtype)  # an input, not a constant: a new lr reuses the compiled program
     losses = []
-    with one_thread(), torch.inference_mode():
+    with one_thread(), torch.inference_mode(), torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
         for _ in range(epochs):
             for X_chunk, T_chunk in chunks:
-                net = steps(net, X_chunk, T_chunk, lr)
+                net = steps(net, X_chunk, T_chunk, lr_input)
             for x, t in tail:
                 net = step(net, x, t)
             losses.append(mean_loss(net, X, T).tolist())

@@ -341,6 +341,20 @@ def test_compiled_path_equals_hand(hand_runs, task):
     assert all(close(g, w, TRAIN_TOL, TRAIN_TOL) for g, w in zip(losses, want_losses))
 
 
+@pytest.mark.parametrize("hidden", (1, 2, 16))
+def test_compiled_path_equals_hand_at_other_widths(hand, hidden, monkeypatch):
+    torch_impl = load("torch")
+    compiler_or_skip()
+    # Chunks of 5 compile faster than 18 and leave a part chunk (18 = 3 x 5 + 3), read in that order.
+    monkeypatch.setattr(torch_impl, "CHUNK", 5)
+    X, T, _ = glyphs.dataset("is-one")
+    params = init_networks(1, N_IN, hidden, SEED)[0]
+    trained, losses = torch_impl.train_compiled(params, X, T, lr=0.1, epochs=20)
+    want, want_losses = hand.train(params, X, T, lr=0.1, epochs=20)
+    assert_params_close(trained, want, TRAIN_TOL, TRAIN_TOL)
+    assert all(close(g, w, TRAIN_TOL, TRAIN_TOL) for g, w in zip(losses, want_losses))
+
+
 def test_compiled_many_with_a_part_chunk_equals_hand(hand):
     torch_impl = load("torch")
     compiler_or_skip()
