@@ -6,6 +6,7 @@ Bit for bit means repr() equal: repr round-trips a float exactly and tells -0.0 
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -74,6 +75,19 @@ def test_same_settings_same_bits_run_after_run(impl, dtype):
     # The second JAX run reuses the first's compiled program; a difference there would show too.
     first = run_all(impl, dtype)
     assert run_all(impl, dtype) == first
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_torch_paths_beside_train_give_the_same_bits_run_after_run(dtype):
+    impl = framework("torch")
+    X, T, _ = glyphs.dataset("is-one")
+    paths = [impl.train_fast]
+    # The compiled path in float64, the dtype the bench runs it in (its program is shared with test_core's).
+    if dtype == "float64" and any(shutil.which(cxx) for cxx in ("g++", "c++", "clang++")):
+        paths.append(impl.train_compiled)
+    for train in paths:
+        first = repr(train(init_params(), X, T, lr=0.5, epochs=EPOCHS, dtype=dtype))
+        assert repr(train(init_params(), X, T, lr=0.5, epochs=EPOCHS, dtype=dtype)) == first, train.__name__
 
 
 def test_repr_comparison_can_see_one_bit():
