@@ -273,16 +273,23 @@ def test_default_training_equals_hand(other, hand_runs, task):
         assert close(got, want, TRAIN_TOL, TRAIN_TOL)
 
 
-def test_train_many_equals_train_for_each_network(impl, hand):
+def assert_many_equals_hand_train(train_many, hand, epochs, repeat=0):
+    """Three one-vs-rest networks on the is-one glyphs (and their first `repeat` again) through
+    train_many, each held to hand.train of that network alone."""
     X, T, labels = glyphs.dataset("is-one")
+    X, T, labels = X + X[:repeat], T + T[:repeat], labels + labels[:repeat]
     networks = init_networks(3, N_IN, 4, SEED)
     targets = [T, [1.0 if d == 7 else 0.0 for d in labels], [1.0 if d == 0 else 0.0 for d in labels]]
-    results = impl.train_many(networks, X, targets, lr=0.1, epochs=5)
+    results = train_many(networks, X, targets, lr=0.1, epochs=epochs)
     assert len(results) == 3
     for params, T_k, (trained, losses) in zip(networks, targets, results):
-        want, want_losses = hand.train(params, X, T_k, lr=0.1, epochs=5)
+        want, want_losses = hand.train(params, X, T_k, lr=0.1, epochs=epochs)
         assert_params_close(trained, want, TRAIN_TOL, TRAIN_TOL)
         assert all(close(g, w, TRAIN_TOL, TRAIN_TOL) for g, w in zip(losses, want_losses))
+
+
+def test_train_many_equals_train_for_each_network(impl, hand):
+    assert_many_equals_hand_train(impl.train_many, hand, epochs=5)
 
 
 def test_losses_are_the_mean_squared_error_after_each_epoch(impl, hand):
@@ -323,6 +330,10 @@ def test_fast_paths_equal_hand(key, hand_runs, task):
     assert all(close(g, w, TRAIN_TOL, TRAIN_TOL) for g, w in zip(losses, want_losses))
 
 
+def test_fast_many_equals_hand(hand):
+    assert_many_equals_hand_train(load("torch").train_many_fast, hand, epochs=20)
+
+
 def compiler_or_skip():
     """torch.compile generates C++ and builds it with the system's compiler; without one, say so."""
     if not any(shutil.which(cxx) for cxx in (os.environ.get("CXX", "g++"), "g++", "c++", "clang++")):
@@ -358,14 +369,6 @@ def test_compiled_path_equals_hand_at_other_widths(hand, hidden, monkeypatch):
 def test_compiled_many_with_a_part_chunk_equals_hand(hand):
     torch_impl = load("torch")
     compiler_or_skip()
-    X, T, labels = glyphs.dataset("is-one")
     # 23 samples: one compiled chunk of 18, then 5 that go through the traced step, in that order.
-    X, T, labels = X + X[:5], T + T[:5], labels + labels[:5]
-    assert len(X) % torch_impl.CHUNK == 5
-    networks = init_networks(3, N_IN, 4, SEED)
-    targets = [T, [1.0 if d == 7 else 0.0 for d in labels], [1.0 if d == 0 else 0.0 for d in labels]]
-    results = torch_impl.train_many_compiled(networks, X, targets, lr=0.1, epochs=20)
-    for params, T_k, (trained, losses) in zip(networks, targets, results):
-        want, want_losses = hand.train(params, X, T_k, lr=0.1, epochs=20)
-        assert_params_close(trained, want, TRAIN_TOL, TRAIN_TOL)
-        assert all(close(g, w, TRAIN_TOL, TRAIN_TOL) for g, w in zip(losses, want_losses))
+    assert (18 + 5) % torch_impl.CHUNK == 5
+    assert_many_equals_hand_train(torch_impl.train_many_compiled, hand, epochs=20, repeat=5)

@@ -322,3 +322,24 @@ def test_loading_networks_of_the_wrong_shape_is_one_line_not_random_weights(caps
     code, out, err = run(capsys, "--load", str(path), "--impls", "numpy", "--no-files")
     assert code == 2 and out == ""
     assert "holds n_in = 9: expected 64" in err and err.count("\n") == 1
+
+
+def test_loaded_networks_are_scored_only_on_the_data_they_were_trained_with(capsys, tmp_path, bundled):
+    path = tmp_path / "nets.json"
+    code, _, _ = run(capsys, "--subset", "150", "--epochs", "1", "--impls", "numpy", "--no-files", "--save", str(path))
+    assert code == 0
+    # The full set's split, or another seed's, would put some of these networks' training images in the test half.
+    for other in (["--seed", "1"], ["--subset", "150", "--seed", "2"], ["--subset", "120"]):
+        code, out, err = run(capsys, "--load", str(path), "--impls", "numpy", "--no-files", *other)
+        assert code == 2 and out == "" and err.count("\n") == 1, other
+        assert "was trained on" in err and "--subset, --seed and --usps" in err
+    code, out, err = run(capsys, "--load", str(path), "--impls", "numpy", "--no-files", "--subset", "150")
+    assert code == 0 and "not trained here" in out
+
+
+def test_loading_with_another_hidden_width_is_refused(capsys, tmp_path, bundled):
+    path = tmp_path / "nets.json"
+    run(capsys, "--subset", "150", "--epochs", "1", "--impls", "numpy", "--no-files", "--save", str(path))
+    code, out, err = run(capsys, "--load", str(path), "--subset", "150", "--hidden", "4", "--impls", "numpy", "--no-files")
+    assert code == 2 and out == ""
+    assert "--hidden 4, but" in err and "H = 1" in err and err.count("\n") == 1

@@ -11,7 +11,7 @@ Workloads (float64, lr 0.1, initial parameters from shared.params, as compare.py
     digits   impl.train_many: ten one-vs-rest networks 64 -> 1 -> 1 on the 1,797
              bundled 8x8 digits, 10 epochs                                       = 17,970 steps of all ten
 
-For each implementation (and each `train_fast` / `train_many_fast` beside the readable functions):
+For each implementation (and each `train_fast` / `train_compiled` / `train_many_...` beside the readable functions):
 import time in a fresh interpreter, the first call, the warm-up it costs (first call minus the median
 steady call: JAX's compilation, PyTorch's lazy set-up), the steady training time over --repeats calls
 (min and median), time per SGD step, and the ratios to the hand-written version and to a compiled C

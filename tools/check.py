@@ -847,7 +847,7 @@ def format_fingerprint(info):
 
 
 def format_results(results):
-    lines = [f"  {'check':<14} {'result':<7} {'cases':>5}  {'max |diff|':>10}  {'tolerance':>10}  where"]
+    lines = [f"  {'check':<14} {'result':<7} {'cases':>5}  {'worst diff':>10}  {'tolerance':>10}  where"]
     for r in results:
         diff = "-" if r.diff is None else f"{r.diff:.2e}"
         tol = "-" if r.tol is None else f"{r.tol:.2e}"

@@ -55,7 +55,7 @@ def parse(argv):
     parser.add_argument("--task", required=True, choices=["digits"], help="this mode")
     parser.add_argument("--impls", default=None,
                         help=f"comma-separated, from {','.join(impls.KEYS)} (default: every installed one)")
-    parser.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden units per network (default {HIDDEN})")
+    parser.add_argument("--hidden", type=int, default=None, help=f"hidden units per network (default {HIDDEN})")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"epochs (default {EPOCHS})")
     parser.add_argument("--lr", type=float, default=LR, help=f"learning rate (default {LR})")
     parser.add_argument("--seed", type=int, default=SEED,
@@ -81,6 +81,7 @@ def parse(argv):
     parser.add_argument("--no-files", action="store_true", help="write nothing (no --out files)")
     parser.add_argument("--format", default="text", choices=FORMATS, help="text tables, markdown tables or one JSON object")
     args = parser.parse_args(argv)
+    hidden_given, args.hidden = args.hidden is not None, HIDDEN if args.hidden is None else args.hidden
     for name in ("hidden", "epochs", "subset"):
         value = getattr(args, name)
         if value is not None and value < 1:  # epochs 0 would score the untrained start as if trained
@@ -89,6 +90,7 @@ def parse(argv):
         raise ValueError(f"--lr is {args.lr}: expected a positive number such as {LR}")
     if args.usps_test and not args.usps:
         raise ValueError("--usps-test needs --usps FILE, the training file it goes with")
+    args.hidden_given = hidden_given
     args.impls = choose_impls(args.impls)
     args.widths = parse_widths(args.widths) if args.widths else []
     # Checked before the training, so a bad path fails in a second and not after minutes.
@@ -199,8 +201,11 @@ def train(impl, data, hidden, lr, epochs, seed, dtype):
     """Ten one-vs-rest networks from the shared initial parameters -> (networks, seconds)."""
     networks = init_networks(digits.CLASSES, data["n_in"], hidden, seed)
     targets = digits.one_vs_rest(data["train_labels"])
+    # A fast path kept beside train_many (nn_torch.train_many_fast) trains the same, in less time;
+    # compare.py's tables choose train_fast the same way.
+    train_many = getattr(impl, "train_many_fast", impl.train_many)
     start = time.perf_counter()
-    result = impl.train_many(networks, data["X_train"], targets, lr, epochs, dtype)
+    result = train_many(networks, data["X_train"], targets, lr, epochs, dtype)
     seconds = time.perf_counter() - start
     return [params for params, _ in result], seconds
 
@@ -324,6 +329,20 @@ def agrees(row, reference_dtype, tol=AGREE_TOL):
     return close and row["same_predictions"] == row["test_n"]
 
 
+def check_loaded_fits(args, data, saved):
+    """Saved networks are scored only on the data they were trained with: another split or subset
+    would put some of their training images among the test images and inflate the accuracy."""
+    hidden = len(saved.networks[0]["W1"])
+    if args.hidden_given and args.hidden != hidden:
+        raise ValueError(f"--hidden {args.hidden}, but {args.load} holds networks with H = {hidden}: "
+                         f"leave --hidden out when loading")
+    trained_on = saved.settings.get("data")
+    if trained_on is not None and trained_on != data["about"]:
+        raise ValueError(f"{args.load} was trained on {trained_on}; this run would score it on {data['about']}, "
+                         f"whose test images may include ones it trained on: give the --subset, --seed and --usps "
+                         f"it was saved with")
+
+
 def main(argv):
     args = parse(argv)
     data = load_data(args)
@@ -331,6 +350,7 @@ def main(argv):
     if args.load:
         saved = store.load(args.load, task=TASK, count=digits.CLASSES, n_in=data["n_in"])
         loaded = saved.networks
+        check_loaded_fits(args, data, saved)
         args.hidden = len(loaded[0]["W1"])
         trained = ", ".join(f"{k} {saved.settings[k]}" for k in ("trained_by", "lr", "epochs") if k in saved.settings)
         how = f"networks loaded from {args.load} (seed {saved.seed}{', ' + trained if trained else ''}), not trained here"
