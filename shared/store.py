@@ -152,8 +152,12 @@ def save(path, networks, task, seed, dtype="float64", settings=None):
     return write_atomic(path, text + "\n")
 
 
+class NotFinite(ValueError):
+    pass
+
+
 def _reject_constant(name):
-    raise ValueError(f"holds {name}: expected finite numbers only")
+    raise NotFinite(f"holds {name}: expected finite numbers only")
 
 
 def load(path, task=None, count=None, n_in=None, hidden=None):
@@ -165,8 +169,11 @@ def load(path, task=None, count=None, n_in=None, hidden=None):
         with open(path, encoding="utf-8") as file:
             # json reads NaN and Infinity by default; a trained network never holds them.
             data = json.load(file, parse_constant=_reject_constant)
-    except ValueError as error:
+    except NotFinite as error:
         raise ValueError(f"{path} is not a networks file: {error}") from None
+    except ValueError as error:  # not JSON, or not text at all (UnicodeDecodeError is a ValueError)
+        reason = str(error).split(" (char ")[0]
+        raise ValueError(f"{path} is not a networks file ({reason}): expected the JSON that --save writes") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path} is not a networks file: expected a JSON object with \"format\": \"{FORMAT}\"")
     if data.get("version") != VERSION:

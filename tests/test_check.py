@@ -218,6 +218,22 @@ def test_a_path_that_is_not_a_python_file_is_a_one_line_usage_error(tmp_path, ca
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
+def test_a_file_named_without_a_folder_is_taken_as_a_file(tmp_path, capsys, monkeypatch):
+    # "README.md" has no slash and no .py: it exists, so it is a file that is not Python, not a missing module.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.md").write_text("# not Python\n")
+    assert compare.main(["--check", "notes.md"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "notes.md is not a .py file" in err
+
+
+def test_a_bad_option_points_to_the_kits_own_help(capsys):
+    with pytest.raises(SystemExit) as exit:  # argparse's error path, as `python compare.py` takes it
+        compare.main(["--check", "hand", "--epochs", "x"])
+    assert exit.value.code == 2
+    assert "(python compare.py --check hand --help lists the options)" in capsys.readouterr().err
+
+
 def test_rtol_without_atol_is_a_usage_error(capsys):
     assert compare.main(["--check", "hand", "--rtol", "1e-6"]) == 2
     assert "--rtol and --atol go together" in capsys.readouterr().err

@@ -157,6 +157,14 @@ def test_a_file_that_is_not_a_networks_file_is_named(tmp_path):
     path.write_text('{"format": "nn-rosetta/networks", "version": 1')
     with pytest.raises(ValueError, match=r"other.json is not a networks file"):
         store.load(path)
+    # Not JSON, or not text: the reason and what the file should be, without the decoder's char offset.
+    path.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(ValueError, match=r"other.json is not a networks file \(Expecting value: line 1 column 1\): "
+                                         r"expected the JSON that --save writes$"):
+        store.load(path)
+    path.write_bytes(b"\x7fELF\xd0\x00\x01")
+    with pytest.raises(ValueError, match=r"other.json is not a networks file \('utf-8' codec can't decode"):
+        store.load(path)
 
 
 def test_a_missing_file_is_an_oserror_naming_it(tmp_path):

@@ -75,7 +75,7 @@ def load(spec):
     spec = str(spec)
     if spec in impls.KEYS:
         return spec, impls.get(spec)
-    if spec.endswith(".py") or "/" in spec or "\\" in spec:
+    if spec.endswith(".py") or "/" in spec or "\\" in spec or Path(spec).is_file():
         path = Path(spec)
         if path.is_dir():
             raise ValueError(f"{spec} is a folder: give the .py file of your implementation inside it")
@@ -1012,7 +1012,8 @@ def finite(value):
 
 
 def parser():
-    p = Parser(prog="compare.py", description="The cross-check kit: --check, --drift, --golden.")
+    p = Parser(prog="compare.py", description="The cross-check kit: --check, --drift, --golden.",
+               help_command="compare.py --check hand --help")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", metavar="IMPL",
                       help="conformance check of IMPL (a .py file, a dotted module, or hand/numpy/torch/jax)")

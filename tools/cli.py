@@ -22,11 +22,17 @@ def fail(message):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr and exit code 2, not usage plus error."""
+    """argparse, but a bad argument is one line on stderr and exit code 2, not usage plus error.
+
+    help_command is the command that lists this mode's options, for the pointer after an error;
+    by default prog (which names the mode, "compare.py --task digits") followed by --help."""
+
+    def __init__(self, *args, help_command=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.help_command = help_command or f"{self.prog} --help"
 
     def error(self, message):
-        # prog names the mode ("compare.py --task digits"), so the pointer leads to that mode's options.
-        sys.exit(fail(f"{message} (python {self.prog} --help lists the options)"))
+        sys.exit(fail(f"{message} (python {self.help_command} lists the options)"))
 
 
 def run(main, argv):
