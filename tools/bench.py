@@ -42,7 +42,7 @@ import time
 import impls
 from shared import glyphs, store, validate
 from shared.params import flatten, init_networks, init_params
-from tools.cli import Parser
+from tools.cli import Parser, plural
 
 # The real check, kept before any timed run replaces validate's functions (see inputs_checked_once).
 CHECK_PARAMS = validate.check_params
@@ -616,7 +616,7 @@ def machine(keys):
         try:
             import threadpoolctl  # present where scikit-learn is; only read, to name the BLAS and its threads
             pools = threadpoolctl.threadpool_info()
-            info["blas"] = ", ".join(f"{p.get('internal_api')} {p.get('num_threads')} threads" for p in pools
+            info["blas"] = ", ".join(f"{p.get('internal_api')} {plural(p.get('num_threads'), 'thread')}" for p in pools
                                      if p.get("user_api") == "blas") or "unknown"
         except ImportError:
             info["blas"] = "unknown (threadpoolctl not installed)"
@@ -699,7 +699,7 @@ def header_lines(info, repeats):
                 f"and make them noisy"]
     return [f"nn-rosetta benchmark: per-sample SGD, {info['dtype']}, lr {info['lr']:g}",
             "machine: " + "; ".join(parts), *busy,
-            f"each row: a first call, then {repeats} timed calls (1 where the first took over {SLOW_S:g} s); "
+            f"each row: a first call, then {plural(repeats, 'timed call')} (1 where the first took over {SLOW_S:g} s); "
             f"min and median; ratios divide this row's min by hand's / the C loop's, from this run (below 1 = faster); "
             f"cpu/wall: the process's CPU seconds over wall seconds in that call (above 1: thread pools at work)",
             "timed calls skip shared.validate's input checks (the bench checked its inputs once; that cost is "
@@ -721,7 +721,7 @@ def render(report, fmt):
         lines += ["", f"input validation (shared.validate, once per call, not in the times above): "
                       f"{seconds(result['validation_s']['min'])}", *result.get("failed", [])]
     if report.get("targets"):
-        lines += ["", f"{'### ' if markdown else ''}issue 6 targets, from this run", ""]
+        lines += ["", f"{'### ' if markdown else ''}performance targets, from this run", ""]
         lines += table(("measured", "value", "target", "met"),
                        [(t["what"], ratio(t["value"]), t["target"], "yes" if t["met"] else "NO") for t in report["targets"]],
                        markdown)
@@ -869,7 +869,7 @@ def measure_and_print(args, keys, missing, skip, plot_path, log):
         if "c" not in skip:
             c_loop = CLoop(folder)
             if c_loop.compiler is None:
-                report["c_note"] = (f"C loop: not measured (no C compiler found; set CC or install gcc); issue 6 quotes "
+                report["c_note"] = (f"C loop: not measured (no C compiler found; set CC or install gcc); the targets quote "
                                     f"{seconds(QUOTED_C['glyphs'])} on the glyphs and {seconds(QUOTED_C['digits'])} on the digits")
             elif c_loop.exe is None:
                 report["c_note"] = f"C loop: not measured (compiling it failed: {c_loop.error})"

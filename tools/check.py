@@ -32,7 +32,7 @@ import impls
 from shared import store
 from shared.glyphs import TASKS, dataset
 from shared.params import GROUPS, SEED, init_params
-from tools.cli import Parser
+from tools.cli import Parser, plural
 
 CHECKS = ("protocol", "forward", "gradients", "sgd-step", "train-short", "train-full", "no-mutation")
 LR = 0.1
@@ -786,7 +786,7 @@ def fingerprint(subject=None):
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         device = torch.get_default_device() if hasattr(torch, "get_default_device") else "cpu"
-        devices.append(f"torch {device}, {torch.get_num_threads()} threads")
+        devices.append(f"torch {device}, {plural(torch.get_num_threads(), 'thread')}")
     if "jax" in sys.modules:
         try:
             devices.append(f"jax {', '.join(str(d) for d in sys.modules['jax'].devices())}")
@@ -824,7 +824,7 @@ def blas():
     if threadpoolctl is not None:
         pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
         if pools:
-            return "; ".join(f"{p['internal_api']} {p.get('version') or ''} ({p['num_threads']} threads)".replace(" (", " (", 1)
+            return "; ".join(f"{p['internal_api']} {p.get('version') or ''} ({plural(p['num_threads'], 'thread')})".replace(" (", " (", 1)
                              for p in pools)
     try:
         config = np.show_config(mode="dicts")

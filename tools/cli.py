@@ -15,6 +15,11 @@ def describe_os_error(error):
     return str(error)
 
 
+def plural(count, noun):
+    """'1 thread', '2 threads'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def fail(message):
     """Print one line naming the problem to stderr; return the CLI's exit code for bad input."""
     print(f"compare.py: error: {message}", file=sys.stderr)
