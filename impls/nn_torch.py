@@ -186,8 +186,13 @@ def fit_fast(net, X, T, lr, epochs):
 def train_fast(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
     """train through fit_fast: the same protocol and the same results to rounding, in less time."""
     validate.check_train(params, X, T, lr, epochs, dtype)
-    net, losses = fit_fast(to_native(params, dtype), torch.tensor(validate.plain(X), dtype=DTYPES[dtype]),
-                           torch.tensor(validate.plain(T), dtype=DTYPES[dtype]), lr, epochs)
+    return fit_single(fit_fast, params, X, T, lr, epochs, dtype)
+
+
+def fit_single(fit, params, X, T, lr, epochs, dtype):
+    """train's conversions around another fit: params and data to tensors, the result back to floats."""
+    net, losses = fit(to_native(params, dtype), torch.tensor(validate.plain(X), dtype=DTYPES[dtype]),
+                      torch.tensor(validate.plain(T), dtype=DTYPES[dtype]), lr, epochs)
     return to_plain(net), losses
 
 
@@ -245,9 +250,7 @@ def fit_compiled(net, X, T, lr, epochs):
 def train_compiled(params, X, T, lr=0.1, epochs=1000, dtype="float64"):
     """train through fit_compiled: the same protocol and results to rounding; worth its compile time on long runs."""
     validate.check_train(params, X, T, lr, epochs, dtype)
-    net, losses = fit_compiled(to_native(params, dtype), torch.tensor(validate.plain(X), dtype=DTYPES[dtype]),
-                               torch.tensor(validate.plain(T), dtype=DTYPES[dtype]), lr, epochs)
-    return to_plain(net), losses
+    return fit_single(fit_compiled, params, X, T, lr, epochs, dtype)
 
 
 def train_many_compiled(networks, X, targets, lr=0.1, epochs=1000, dtype="float64"):

@@ -1,4 +1,7 @@
 """Fixtures shared by the suite: every implementation by name, skipped with a reason when missing."""
+import os
+import shutil
+
 import pytest
 
 import impls
@@ -12,6 +15,11 @@ def load(key):
         return impls.get(key)
     except impls.MissingFramework as missing:
         pytest.skip(str(missing))
+
+
+def cxx_compiler():
+    """The C++ compiler torch.compile would build with (CXX, else g++, c++ or clang++), or None."""
+    return next(filter(None, map(shutil.which, filter(None, (os.environ.get("CXX"), "g++", "c++", "clang++")))), None)
 
 
 @pytest.fixture(params=impls.KEYS)

@@ -4,16 +4,14 @@ Order of the checks: the shared data and start, then gradients (against hand, an
 finite differences, an oracle that derives nothing), then one SGD step, then whole training runs.
 """
 import math
-import os
 import random
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 import impls
-from conftest import load
+from conftest import cxx_compiler, load
 from shared import glyphs
 from shared.params import GROUPS, HIDDEN, N_IN, SEED, copy_params, flatten, init_networks, init_params
 
@@ -336,7 +334,7 @@ def test_fast_many_equals_hand(hand):
 
 def compiler_or_skip():
     """torch.compile generates C++ and builds it with the system's compiler; without one, say so."""
-    if not any(shutil.which(cxx) for cxx in (os.environ.get("CXX", "g++"), "g++", "c++", "clang++")):
+    if cxx_compiler() is None:
         pytest.skip("torch.compile needs a C++ compiler (g++ or clang++) and none is on PATH")
 
 

@@ -6,7 +6,6 @@ Bit for bit means repr() equal: repr round-trips a float exactly and tells -0.0 
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
@@ -79,11 +78,12 @@ def test_same_settings_same_bits_run_after_run(impl, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_torch_paths_beside_train_give_the_same_bits_run_after_run(dtype):
+    from conftest import cxx_compiler  # here, not at the top: the JAX script below imports this file outside pytest
     impl = framework("torch")
     X, T, _ = glyphs.dataset("is-one")
     paths = [impl.train_fast]
     # The compiled path in float64, the dtype the bench runs it in (its program is shared with test_core's).
-    if dtype == "float64" and any(shutil.which(cxx) for cxx in ("g++", "c++", "clang++")):
+    if dtype == "float64" and cxx_compiler() is not None:
         paths.append(impl.train_compiled)
     for train in paths:
         first = repr(train(init_params(), X, T, lr=0.5, epochs=EPOCHS, dtype=dtype))
